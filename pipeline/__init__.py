@@ -1,0 +1,1 @@
+"""Beam wiring of matchtag: options, one transform per stage, the CLI."""

@@ -1,0 +1,43 @@
+"""matchtag's pipeline options (the Beam ones come from Beam's own PipelineOptions)."""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+POSE_BACKENDS = ("topdown", "multipose")
+DETECTORS = ("centernet", "nanodet")
+CROP_MODELS = ("movenet-lightning", "movenet-thunder")
+EVENT_MODELS = ("rules",)
+
+# Beam's DirectRunner first tries the Prism runner, which downloads a Go binary at
+# run time; locally we go straight to the FnApiRunner, the engine DirectRunner
+# itself falls back to for batch pipelines.
+DEFAULT_LOCAL_RUNNER = "FnApiRunner"
+
+
+class MatchtagOptions(PipelineOptions):
+    """Options of ``matchtag run``; any other ``--flag`` is passed to Beam."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("inputs", nargs="*", help="video files, globs or FileSystems URIs")
+        parser.add_argument("--output", required=True, help="output directory for the tables")
+        parser.add_argument("--stride", type=int, default=1,
+                            help="process every Nth frame (default 1: every frame)")
+        parser.add_argument("--max_frames", "--max-frames", dest="max_frames", type=int, default=None,
+                            help="stop each video after this many processed frames")
+        parser.add_argument("--pose", choices=POSE_BACKENDS, default="topdown",
+                            help="topdown: person detector + MoveNet per crop (default); "
+                                 "multipose: MoveNet MultiPose (at most 6 people per frame)")
+        parser.add_argument("--detector", choices=DETECTORS, default="centernet",
+                            help="person detector of the topdown backend")
+        parser.add_argument("--crop_model", "--crop-model", dest="crop_model", choices=CROP_MODELS,
+                            default="movenet-lightning", help="MoveNet model run on each person crop")
+        parser.add_argument("--tile_px", "--tile-px", dest="tile_px", type=int, default=0,
+                            help="also detect on overlapping square tiles of this size "
+                                 "(for small, distant players); 0 = whole frame only")
+        parser.add_argument("--events_model", "--events-model", dest="events_model",
+                            choices=EVENT_MODELS, default="rules", help="event tagger")
+        parser.add_argument("--inference_batch_size", "--inference-batch-size",
+                            dest="inference_batch_size", type=int, default=4,
+                            help="max frames per RunInference batch")

@@ -1,0 +1,32 @@
+"""Typed stage outputs -> table rows (dicts keyed by the columns in ``schemas``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Iterator
+
+from schemas.tables import KEYPOINT_COLUMNS
+from tagging.events import Event
+from tagging.poses import FramePoses
+from tagging.tracking import TrackSummary
+
+
+def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: FramePoses) -> Iterator[dict]:
+    """One row per person; keypoints spread over the wide ``<name>_x/_y/_score`` columns."""
+    flat = poses.keypoints.reshape(len(poses), -1).tolist()
+    for i in range(len(poses)):
+        x1, y1, x2, y2 = poses.xyxy[i].tolist()
+        row = {"video_id": video_id, "frame_index": int(frame_index), "timestamp_ms": float(timestamp_ms),
+               "track_id": int(poses.track_id[i]), "score": float(poses.score[i]),
+               "box_score": float(poses.box_score[i]),
+               "bbox_x1": x1, "bbox_y1": y1, "bbox_x2": x2, "bbox_y2": y2}
+        row.update(zip(KEYPOINT_COLUMNS, flat[i]))
+        yield row
+
+
+def track_row(video_id: str, summary: TrackSummary) -> dict:
+    return {"video_id": video_id, **asdict(summary)}
+
+
+def event_row(video_id: str, event: Event) -> dict:
+    return {"video_id": video_id, **asdict(event)}

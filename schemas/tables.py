@@ -1,0 +1,98 @@
+"""pyarrow schemas of every table matchtag writes: the single source of truth.
+
+Every table is hive-partitioned by ``video_id`` (``DIR/<table>/video_id=<id>/``).
+The partition column is not stored inside the Parquet files (as Hive and Spark
+do); ``pandas.read_parquet(DIR / "<table>")`` restores it from the directory name.
+``TABLE_SCHEMAS`` hold the full logical schema (``video_id`` first);
+:func:`file_schema` gives the schema of the files on disk.
+
+Schema metadata carries ``matchtag.schema_version`` and, for ``poses``, the
+keypoint layout.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tagging.keypoints import KEYPOINT_NAMES
+
+SCHEMA_VERSION = "1"
+PARTITION_COLUMN = "video_id"
+TABLES = ("videos", "poses", "tracks", "events")
+
+VIDEO_STATUSES = ("ok", "partial", "failed")
+
+KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
+    f"{name}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score"))
+
+_KEYPOINT_LAYOUT = (
+    "wide: for each COCO-17 keypoint in order (" + ", ".join(KEYPOINT_NAMES) + ") three "
+    "float32 columns <name>_x, <name>_y (frame pixels, origin top-left) and <name>_score (0..1)")
+
+
+def _meta(table: str, **extra: str) -> dict[bytes, bytes]:
+    meta = {"matchtag.table": table, "matchtag.schema_version": SCHEMA_VERSION,
+            "matchtag.partitioning": f"hive:{PARTITION_COLUMN}", **extra}
+    return {k.encode(): v.encode() for k, v in meta.items()}
+
+
+VIDEOS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("path", pa.string(), nullable=False),
+    pa.field("sha256", pa.string()),
+    pa.field("fps", pa.float64()),
+    pa.field("frame_count", pa.int64()),      # frames decoded (before --stride)
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("duration_ms", pa.float64()),
+    pa.field("status", pa.string(), nullable=False),  # ok | partial | failed
+    pa.field("error", pa.string()),
+    pa.field("frames_processed", pa.int64()),  # frames that went through pose inference
+    pa.field("pose_backend", pa.string()),
+    pa.field("pipeline_version", pa.string()),
+], metadata=_meta("videos"))
+
+POSES = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int64(), nullable=False),
+    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    pa.field("track_id", pa.int64(), nullable=False),   # -1: not tracked
+    pa.field("score", pa.float32(), nullable=False),    # pose score, one per person
+    pa.field("box_score", pa.float32(), nullable=False),
+    pa.field("bbox_x1", pa.float32(), nullable=False),
+    pa.field("bbox_y1", pa.float32(), nullable=False),
+    pa.field("bbox_x2", pa.float32(), nullable=False),
+    pa.field("bbox_y2", pa.float32(), nullable=False),
+    *[pa.field(c, pa.float32(), nullable=False) for c in KEYPOINT_COLUMNS],
+], metadata=_meta("poses", **{"matchtag.keypoint_layout": _KEYPOINT_LAYOUT,
+                              "matchtag.keypoint_names": ",".join(KEYPOINT_NAMES)}))
+
+TRACKS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("track_id", pa.int64(), nullable=False),
+    pa.field("first_frame", pa.int64(), nullable=False),
+    pa.field("last_frame", pa.int64(), nullable=False),
+    pa.field("first_ms", pa.float64(), nullable=False),
+    pa.field("last_ms", pa.float64(), nullable=False),
+    pa.field("frame_count", pa.int64(), nullable=False),  # frames with a pose
+    pa.field("mean_score", pa.float32(), nullable=False),
+], metadata=_meta("tracks"))
+
+EVENTS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("event_type", pa.string(), nullable=False),
+    pa.field("track_id", pa.int64(), nullable=False),
+    pa.field("start_ms", pa.float64(), nullable=False),
+    pa.field("end_ms", pa.float64(), nullable=False),
+    pa.field("peak_ms", pa.float64(), nullable=False),
+    pa.field("confidence", pa.float32(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),
+], metadata=_meta("events"))
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS}
+
+
+def file_schema(table: str) -> pa.Schema:
+    """Schema of the Parquet files of ``table``: the logical schema minus ``video_id``."""
+    schema = TABLE_SCHEMAS[table]
+    return schema.remove(schema.get_field_index(PARTITION_COLUMN))

@@ -1,0 +1,43 @@
+"""matchtag: sports-video tagging on Apache Beam.
+
+This one file both installs the package and ships it to Beam workers
+(``--setup_file ./setup.py`` on Dataflow, Flink or Spark).
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "tagging" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="matchtag",
+    version=VERSION,
+    description="Tag match videos: pose, tracking and events into Parquet tables, on Apache Beam",
+    long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline", "pipeline.*", "tagging", "tagging.*",
+                                    "schemas", "schemas.*"]),
+    install_requires=[
+        "apache-beam>=2.77,<2.78",
+        "tensorflow>=2.21,<2.22",
+        "pandas>=3,<4",
+        "pyarrow>=17,<26",          # Beam 2.77's bound
+        "numpy>=1.26,<3",
+        "opencv-python-headless>=5.0,<5.1",
+        "scikit-learn>=1.9,<1.10",
+        "scipy>=1.11,<2",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "scikit-image>=0.25,<0.27",   # real test images (astronaut)
+            "av>=14,<19",                 # writes H.264 test clips (cv2-headless cannot)
+        ],
+    },
+    entry_points={"console_scripts": ["matchtag=pipeline.cli:main"]},
+)

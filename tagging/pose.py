@@ -1,0 +1,108 @@
+"""Pose estimation backends: frames in (RGB uint8, H x W x 3), :class:`FramePoses` out.
+
+- ``TopDownPoseEstimator``: person detector, then MoveNet single-pose on a square
+  crop (``crop_scale`` x the box's longer side) around each person.
+- ``MultiPoseEstimator``: MoveNet MultiPose on the whole frame (at most 6 people).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from tagging.boxes import square_crop_box
+from tagging.detect import PersonDetector
+from tagging.keypoints import NUM_KEYPOINTS
+from tagging.poses import FramePoses
+
+Model = Callable[..., list[np.ndarray]]
+
+CROP_MODEL_SIZES = {"movenet-lightning": 192, "movenet-thunder": 256}
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    """Settings of the pose stage."""
+
+    crop_model: str = "movenet-lightning"
+    crop_scale: float = 1.25
+    min_keypoint_score: float = 0.2   # keypoints below this do not count in the pose score
+    min_pose_score: float = 0.15      # people whose pose score is below this are dropped
+    multipose_max_side: int = 640     # frame is scaled to at most this, padded to x32
+    multipose_min_person_score: float = 0.2
+
+
+def extract_crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Square ``box`` (x1, y1, x2, y2; may leave the frame) resampled to size x size.
+
+    Outside the frame is black, as MoveNet's own padding is.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    s = size / max(x2 - x1, 1e-6)
+    m = np.array([[s, 0, -x1 * s], [0, s, -y1 * s]], np.float32)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(frame, m, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT)
+
+
+def movenet_to_frame(raw: np.ndarray, crop_box: np.ndarray) -> np.ndarray:
+    """MoveNet (17, 3) (y, x, score) relative to the crop -> (17, 3) (x_px, y_px, score)."""
+    raw = raw.reshape(NUM_KEYPOINTS, 3)
+    x1, y1, x2, _ = crop_box
+    side = x2 - x1
+    return np.stack([x1 + raw[:, 1] * side, y1 + raw[:, 0] * side, raw[:, 2]], axis=1)
+
+
+class TopDownPoseEstimator:
+    """Detector boxes -> MoveNet single-pose per person crop."""
+
+    def __init__(self, detector: PersonDetector, crop_model: Model, config: PoseConfig = PoseConfig()):
+        self.detector = detector
+        self.crop_model = crop_model
+        self.config = config
+        self.crop_size = CROP_MODEL_SIZES[config.crop_model]
+
+    def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
+        cfg = self.config
+        dets = self.detector(frame_rgb)
+        if len(dets) == 0:
+            return FramePoses.empty()
+        crop_boxes = square_crop_box(dets.xyxy, cfg.crop_scale)
+        keypoints = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
+        for i, box in enumerate(crop_boxes):
+            crop = extract_crop(frame_rgb, box, self.crop_size)
+            (raw,) = self.crop_model(crop[None].astype(np.int32))
+            keypoints[i] = movenet_to_frame(raw[0, 0], box)
+        poses = FramePoses.from_keypoints(keypoints, dets.xyxy, dets.score, cfg.min_keypoint_score)
+        return poses[poses.score >= cfg.min_pose_score]
+
+
+class MultiPoseEstimator:
+    """MoveNet MultiPose on the whole frame; returns at most 6 people by design."""
+
+    def __init__(self, model: Model, config: PoseConfig = PoseConfig()):
+        self.model = model
+        self.config = config
+
+    def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
+        cfg = self.config
+        h, w = frame_rgb.shape[:2]
+        scale = min(1.0, cfg.multipose_max_side / max(h, w))
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+        padded = np.zeros((ph, pw, 3), np.int32)
+        padded[:nh, :nw] = cv2.resize(frame_rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+        (raw,) = self.model(padded[None])
+        people = raw[0]  # (6, 56)
+        kps = people[:, :51].reshape(-1, NUM_KEYPOINTS, 3)
+        # relative to the padded input -> frame pixels
+        keypoints = np.stack([kps[..., 1] * pw / scale, kps[..., 0] * ph / scale, kps[..., 2]], -1)
+        ymin, xmin, ymax, xmax, box_score = (people[:, 51 + i] for i in range(5))
+        xyxy = np.stack([xmin * pw, ymin * ph, xmax * pw, ymax * ph], 1) / scale
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        poses = FramePoses.from_keypoints(keypoints, xyxy, box_score, cfg.min_keypoint_score)
+        keep = (poses.box_score >= cfg.multipose_min_person_score) & (poses.score >= cfg.min_pose_score)
+        return poses[keep]

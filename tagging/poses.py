@@ -1,0 +1,111 @@
+"""Typed containers passed between stages: detections and per-frame poses.
+
+Both are dataclasses of aligned numpy arrays (one row per person), in the spirit
+of supervision's ``Detections``.  Coordinates are always frame pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tagging.keypoints import NUM_KEYPOINTS
+
+
+def _check(name: str, arr: np.ndarray, shape_tail: tuple[int, ...], n: int | None) -> None:
+    if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
+        raise ValueError(f"{name} must have shape (N, {', '.join(map(str, shape_tail))})"
+                         f"; got {arr.shape}" if shape_tail else f"{name} must be 1-D; got {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n}")
+
+
+@dataclass
+class Detections:
+    """Person boxes of one frame.
+
+    ``xyxy``: (N, 4) float32 x1, y1, x2, y2 in frame pixels; ``score``: (N,) float32 in 0..1.
+    """
+
+    xyxy: np.ndarray
+    score: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        _check("xyxy", self.xyxy, (4,), None)
+        _check("score", self.score, (), len(self.xyxy))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def __getitem__(self, index) -> "Detections":
+        return Detections(self.xyxy[index], self.score[index])
+
+
+@dataclass
+class FramePoses:
+    """All people found in one frame.
+
+    - ``xyxy``: (N, 4) person box in frame pixels;
+    - ``box_score``: (N,) detector confidence;
+    - ``keypoints``: (N, 17, 3) COCO-17 (x_px, y_px, score);
+    - ``score``: (N,) one pose score per person (mean of confident keypoint scores);
+    - ``track_id``: (N,) int64, -1 until the tracker assigns one.
+    """
+
+    xyxy: np.ndarray
+    box_score: np.ndarray
+    keypoints: np.ndarray
+    score: np.ndarray
+    track_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        n = len(self.xyxy)
+        self.box_score = np.asarray(self.box_score, np.float32).reshape(-1)
+        self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        if self.track_id is None:
+            self.track_id = np.full(n, -1, np.int64)
+        self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
+        _check("box_score", self.box_score, (), n)
+        _check("keypoints", self.keypoints, (NUM_KEYPOINTS, 3), n)
+        _check("score", self.score, (), n)
+        _check("track_id", self.track_id, (), n)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @classmethod
+    def empty(cls) -> "FramePoses":
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, NUM_KEYPOINTS, 3)), np.zeros(0))
+
+    def __getitem__(self, index) -> "FramePoses":
+        return FramePoses(self.xyxy[index], self.box_score[index], self.keypoints[index],
+                          self.score[index], self.track_id[index])
+
+    @classmethod
+    def from_keypoints(cls, keypoints: np.ndarray, box_xyxy: np.ndarray, box_score: np.ndarray,
+                       min_keypoint_score: float = 0.2) -> "FramePoses":
+        """Build from (N, 17, 3) keypoints, computing the per-person pose score."""
+        keypoints = np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+        return cls(box_xyxy, box_score, keypoints, pose_score(keypoints, min_keypoint_score))
+
+
+def pose_score(keypoints: np.ndarray, min_keypoint_score: float = 0.2) -> np.ndarray:
+    """Mean score of the keypoints above ``min_keypoint_score`` (0 when none are).
+
+    This is MoveNet's own person score recipe: low-confidence (invisible) joints do
+    not drag down a well-seen person.
+    """
+    s = np.asarray(keypoints)[..., 2]
+    confident = s >= min_keypoint_score
+    total = np.where(confident, s, 0.0).sum(axis=-1)
+    count = confident.sum(axis=-1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)

@@ -1,0 +1,182 @@
+"""Convert a TF.js graph model (``model.json`` + ``.bin`` shards) into a frozen TF GraphDef.
+
+TF.js graph models store a GraphDef as JSON (``modelTopology``) with every Const
+node's value stripped out into binary weight shards, optionally quantised to
+float16.  TF.js also fuses ops with kernel names that only exist in TF's Grappler
+(``_FusedConv2D``, ``FusedDepthwiseConv2dNative``, ``_FusedMatMul``); plain TF
+cannot always execute those from an imported graph (no kernel on some devices and
+no gradient), so they are split back into Conv2D / DepthwiseConv2dNative / MatMul
++ BiasAdd + activation.  The *last* node of each split keeps the original name so
+every downstream reference and every output name stays valid.
+
+Device fields are cleared so that TF places ops on a GPU when one is present.
+
+This module imports TensorFlow lazily: only :func:`convert` needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# TF.js weight dtypes -> numpy
+_DTYPES = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "bool": np.bool_,
+    "float16": np.float16,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+}
+
+# Activations TF.js may fuse after the bias add, mapped to TF op names.
+_ACTIVATIONS = {
+    b"Relu": "Relu",
+    b"Relu6": "Relu6",
+    b"Elu": "Elu",
+    b"Sigmoid": "Sigmoid",
+    b"Tanh": "Tanh",
+    b"LeakyRelu": "LeakyRelu",
+}
+
+
+class ConversionError(ValueError):
+    """The TF.js model cannot be converted (unknown op variant, bad weights)."""
+
+
+def read_weights(model_json: dict, model_dir: Path) -> dict[str, np.ndarray]:
+    """Decode all weight shards of a TF.js model into float32/int32 arrays by name."""
+    weights: dict[str, np.ndarray] = {}
+    for group in model_json["weightsManifest"]:
+        buf = b"".join((model_dir / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            shape = [int(d) for d in spec["shape"]]
+            count = int(np.prod(shape)) if shape else 1
+            quant = spec.get("quantization")
+            stored = quant["dtype"] if quant else spec["dtype"]
+            if stored not in _DTYPES:
+                raise ConversionError(f"weight {spec['name']}: unsupported dtype {stored}")
+            np_dtype = np.dtype(_DTYPES[stored])
+            nbytes = count * np_dtype.itemsize
+            if offset + nbytes > len(buf):
+                raise ConversionError(f"weight {spec['name']}: shard data ends early")
+            raw = np.frombuffer(buf, dtype=np_dtype, count=count, offset=offset)
+            offset += nbytes
+            if quant and stored == "float16":
+                arr = raw.astype(np.float32)
+            elif quant:  # affine uint8/uint16 quantisation
+                arr = raw.astype(np.float32) * float(quant["scale"]) + float(quant["min"])
+            else:
+                arr = raw.copy()
+            target = _DTYPES[quant["original_dtype"] if quant else spec["dtype"]]
+            weights[spec["name"]] = arr.astype(target).reshape(shape)
+        if offset != len(buf):
+            raise ConversionError(f"weight shards {group['paths']}: {len(buf) - offset} unread bytes")
+    return weights
+
+
+def _split_fused(node) -> list:
+    """Return replacement NodeDefs for one fused node (last one keeps node.name)."""
+    from tensorflow.core.framework import node_def_pb2
+
+    fused_ops = list(node.attr["fused_ops"].list.s)
+    data_inputs = [i for i in node.input if not i.startswith("^")]
+    control_inputs = [i for i in node.input if i.startswith("^")]
+    if not fused_ops or fused_ops[0] != b"BiasAdd" or len(fused_ops) > 2:
+        raise ConversionError(f"node {node.name}: unsupported fused_ops {fused_ops}")
+    if len(data_inputs) != 3:
+        raise ConversionError(f"node {node.name}: expected 3 inputs, got {len(data_inputs)}")
+    activation = None
+    if len(fused_ops) == 2:
+        if fused_ops[1] not in _ACTIVATIONS:
+            raise ConversionError(f"node {node.name}: unsupported activation {fused_ops[1]}")
+        activation = _ACTIVATIONS[fused_ops[1]]
+
+    base = {
+        "_FusedConv2D": ("Conv2D", ("T", "strides", "padding", "explicit_paddings",
+                                    "data_format", "dilations", "use_cudnn_on_gpu")),
+        "FusedDepthwiseConv2dNative": ("DepthwiseConv2dNative", ("T", "strides", "padding",
+                                                                 "explicit_paddings",
+                                                                 "data_format", "dilations")),
+        "_FusedMatMul": ("MatMul", ("T", "transpose_a", "transpose_b")),
+    }[node.op]
+    op, keep_attrs = base
+
+    names = [node.name + "/_unfused_op", node.name + "/_unfused_bias", node.name]
+    if activation is None:
+        names = [node.name + "/_unfused_op", node.name]
+
+    core = node_def_pb2.NodeDef(name=names[0], op=op)
+    core.input.extend(data_inputs[:2] + control_inputs)
+    for key in keep_attrs:
+        if key in node.attr:
+            core.attr[key].CopyFrom(node.attr[key])
+
+    bias = node_def_pb2.NodeDef(name=names[1], op="BiasAdd")
+    bias.input.extend([core.name, data_inputs[2]])
+    bias.attr["T"].CopyFrom(node.attr["T"])
+    if op != "MatMul" and "data_format" in node.attr:
+        bias.attr["data_format"].CopyFrom(node.attr["data_format"])
+    out = [core, bias]
+
+    if activation is not None:
+        act = node_def_pb2.NodeDef(name=names[2], op=activation)
+        act.input.append(bias.name)
+        act.attr["T"].CopyFrom(node.attr["T"])
+        if activation == "LeakyRelu" and "leakyrelu_alpha" in node.attr:
+            act.attr["alpha"].f = node.attr["leakyrelu_alpha"].f
+        out.append(act)
+    return out
+
+
+def convert(model_json_path: Path):
+    """Convert ``model.json`` (weights beside it) into a frozen ``GraphDef``.
+
+    Returns ``(graph_def, signature)`` where signature is the TF.js signature dict
+    (input and output tensor names).
+    """
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    model_json_path = Path(model_json_path)
+    try:
+        model_json = json.loads(model_json_path.read_text())
+        topology = model_json["modelTopology"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConversionError(f"{model_json_path}: not a TF.js graph model ({exc})") from exc
+    weights = read_weights(model_json, model_json_path.parent)
+
+    src = tf.compat.v1.GraphDef()
+    json_format.ParseDict({k: v for k, v in topology.items() if k in ("node", "library", "versions")},
+                          src, ignore_unknown_fields=True)
+
+    dst = tf.compat.v1.GraphDef()
+    dst.versions.CopyFrom(src.versions)
+    if not dst.versions.producer:
+        dst.versions.producer = 808  # TF.js converter omits it for some models
+    dst.library.CopyFrom(src.library)
+    for node in src.node:
+        if node.op == "Const":
+            if node.name not in weights:
+                raise ConversionError(f"{model_json_path}: no weight for Const {node.name}")
+            value = weights.pop(node.name)
+            declared = node.attr["dtype"].type
+            if declared:
+                # TF.js stores int64 constants as int32; restore the graph's dtype.
+                value = value.astype(tf.dtypes.as_dtype(declared).as_numpy_dtype)
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+            node.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+            new_nodes = [node]
+        elif node.op in ("_FusedConv2D", "FusedDepthwiseConv2dNative", "_FusedMatMul"):
+            new_nodes = _split_fused(node)
+        else:
+            new_nodes = [node]
+        for n in new_nodes:
+            n.device = ""
+            dst.node.append(n)
+    if weights:
+        raise ConversionError(f"{model_json_path}: weights without a Const node: {sorted(weights)[:3]}")
+    return dst, model_json.get("signature", {})

@@ -1,0 +1,116 @@
+"""A plain IoU tracker: boxes in, track ids out.  It knows nothing about the detector.
+
+Each frame, live tracks are matched to detections by maximum total IoU
+(Hungarian assignment) above ``iou_threshold``.  Unmatched detections above
+``new_track_score`` start tracks; tracks unseen for more than ``max_age_frames``
+processed frames end.  Track ids start at 1 and are unique within one tracker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tagging.boxes import iou_matrix
+
+
+@dataclass(frozen=True)
+class IoUTrackerConfig:
+    iou_threshold: float = 0.3
+    max_age_frames: int = 5          # processed frames a track may go unmatched
+    new_track_score: float = 0.3     # min detection score to start a track
+
+
+@dataclass
+class _Track:
+    track_id: int
+    xyxy: np.ndarray
+    last_step: int
+
+
+@dataclass
+class IoUTracker:
+    config: IoUTrackerConfig = field(default_factory=IoUTrackerConfig)
+
+    def __post_init__(self) -> None:
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._step = 0
+
+    def update(self, xyxy: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Assign ids to one frame's boxes ((N, 4) px, (N,) score); returns (N,) int64, -1 = none."""
+        cfg = self.config
+        xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        score = np.asarray(score, np.float32).reshape(-1)
+        ids = np.full(len(xyxy), -1, np.int64)
+        self._tracks = [t for t in self._tracks if self._step - t.last_step <= cfg.max_age_frames]
+        if self._tracks and len(xyxy):
+            iou = iou_matrix(np.stack([t.xyxy for t in self._tracks]), xyxy)
+            rows, cols = linear_sum_assignment(-iou)
+            for r, c in zip(rows, cols):
+                if iou[r, c] >= cfg.iou_threshold:
+                    track = self._tracks[r]
+                    track.xyxy, track.last_step = xyxy[c], self._step
+                    ids[c] = track.track_id
+        for c in np.nonzero((ids < 0) & (score >= cfg.new_track_score))[0]:
+            self._tracks.append(_Track(self._next_id, xyxy[c], self._step))
+            ids[c] = self._next_id
+            self._next_id += 1
+        self._step += 1
+        return ids
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """One track of one video: frame span and mean pose score."""
+
+    track_id: int
+    first_frame: int
+    last_frame: int
+    first_ms: float
+    last_ms: float
+    frame_count: int
+    mean_score: float
+
+
+def track_frames(frames, config: IoUTrackerConfig = IoUTrackerConfig()):
+    """Track a whole video.
+
+    ``frames``: iterable of ``(frame_index, timestamp_ms, FramePoses)`` in any order.
+    Returns the same triples sorted by frame index, each FramePoses with ``track_id``
+    filled in (people that start no track keep -1).
+    """
+    tracker = IoUTracker(config)
+    out = []
+    for frame_index, ts, poses in sorted(frames, key=lambda f: f[0]):
+        poses.track_id = tracker.update(poses.xyxy, poses.box_score)
+        out.append((frame_index, ts, poses))
+    return out
+
+
+def summarize_tracks(tracked) -> list[TrackSummary]:
+    """Per-track summaries from :func:`track_frames` output."""
+    acc: dict[int, list] = {}
+    for frame_index, ts, poses in tracked:
+        for tid, score in zip(poses.track_id.tolist(), poses.score.tolist()):
+            if tid < 0:
+                continue
+            a = acc.setdefault(tid, [frame_index, frame_index, ts, ts, 0, 0.0])
+            a[1], a[3] = frame_index, ts
+            a[4] += 1
+            a[5] += score
+    return [TrackSummary(tid, a[0], a[1], a[2], a[3], a[4], a[5] / a[4]) for tid, a in sorted(acc.items())]
+
+
+def track_sequences(tracked) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``{track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}`` from :func:`track_frames` output."""
+    seqs: dict[int, tuple[list, list]] = {}
+    for _, ts, poses in tracked:
+        for i, tid in enumerate(poses.track_id.tolist()):
+            if tid >= 0:
+                t, k = seqs.setdefault(tid, ([], []))
+                t.append(ts)
+                k.append(poses.keypoints[i])
+    return {tid: (np.asarray(t, np.float64), np.stack(k)) for tid, (t, k) in seqs.items()}
