@@ -31,7 +31,9 @@ class PoseConfig:
     crop_scale: float = 1.25
     min_keypoint_score: float = 0.2   # keypoints below this do not count in the pose score
     min_pose_score: float = 0.15      # people whose pose score is below this are dropped
-    multipose_max_side: int = 640     # frame is scaled to at most this, padded to x32
+    # MoveNet MultiPose is trained for a longer side of 256 px (its model card); the
+    # frame is scaled to at most this and padded to multiples of 32.
+    multipose_max_side: int = 256
     multipose_min_person_score: float = 0.2
 
 

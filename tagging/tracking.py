@@ -20,7 +20,7 @@ from tagging.boxes import iou_matrix
 class IoUTrackerConfig:
     iou_threshold: float = 0.3
     max_age_frames: int = 5          # processed frames a track may go unmatched
-    new_track_score: float = 0.3     # min detection score to start a track
+    new_track_score: float = 0.25    # min detection score to start a track (= detector threshold)
 
 
 @dataclass

@@ -143,6 +143,7 @@ class FrameReader:
                     ts = float(cap.get(cv2.CAP_PROP_POS_MSEC))
                     if index > 0 and ts <= 0 and fps > 0:  # backend gave no pts
                         ts = index * 1000.0 / fps
+                    ts = round(ts, 3)  # FFmpeg's pts * time_base leaves float noise (300.00000000000006)
                     ok, bgr = cap.retrieve()
                     if not ok or bgr is None:
                         break

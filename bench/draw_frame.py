@@ -1,0 +1,44 @@
+"""Draw one frame of a tagged video with the poses and track ids from its tables.
+
+    python bench/draw_frame.py VIDEO TAGS_DIR --frame N --out frame.png
+
+The drawing uses what the pipeline wrote (the poses table), not a fresh inference,
+so the picture shows exactly what an analyst gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import cv2
+
+from pipeline.run import expand_inputs
+from tagging.draw import draw_poses
+from tagging.queries import frame_poses, read_table
+from tagging.video import FrameReader, unique_video_ids
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("video")
+    ap.add_argument("tags_dir")
+    ap.add_argument("--frame", type=int, default=0, help="frame index to draw")
+    ap.add_argument("--out", required=True, help="PNG to write")
+    args = ap.parse_args(argv)
+    path = expand_inputs([args.video])[0]
+    video_id = unique_video_ids([path])[path]
+    poses = read_table(args.tags_dir, "poses", video_id)
+    rows = poses[poses["frame_index"] == args.frame]
+    for frame in FrameReader(path):
+        if frame.index == args.frame:
+            image = draw_poses(frame.image, frame_poses(rows))
+            cv2.imwrite(args.out, image[..., ::-1])
+            print(f"{args.out}: frame {args.frame} of {video_id}, {len(rows)} people drawn")
+            return 0
+    print(f"{path}: has no frame {args.frame}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

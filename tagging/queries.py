@@ -1,0 +1,50 @@
+"""Reading the tag tables back: pandas helpers for analysts and for our own tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
+from tagging.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+from tagging.poses import FramePoses
+
+
+def read_table(tags_dir: str | Path, table: str, video_id: str | None = None, **kwargs) -> pd.DataFrame:
+    """``DIR/<table>`` as a DataFrame (``video_id`` as a plain string column).
+
+    ``video_id`` reads only that video's partition.
+    """
+    filters = [(PARTITION_COLUMN, "==", video_id)] if video_id is not None else None
+    df = pd.read_parquet(Path(tags_dir) / table, filters=filters, **kwargs)
+    if PARTITION_COLUMN in df.columns:
+        df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
+    return df
+
+
+def keypoints_array(poses: pd.DataFrame) -> np.ndarray:
+    """(N, 17, 3) x_px, y_px, score from the wide keypoint columns of ``poses`` rows."""
+    return poses[list(KEYPOINT_COLUMNS)].to_numpy(np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+
+
+def frame_poses(poses: pd.DataFrame) -> FramePoses:
+    """The rows of one frame back as a :class:`FramePoses`."""
+    return FramePoses(poses[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float32),
+                      poses["box_score"].to_numpy(np.float32), keypoints_array(poses),
+                      poses["score"].to_numpy(np.float32), poses["track_id"].to_numpy(np.int64))
+
+
+def long_keypoints(poses: pd.DataFrame) -> pd.DataFrame:
+    """One row per person, frame and keypoint: ``keypoint, x, y, kp_score`` beside the ids."""
+    ids = [c for c in (PARTITION_COLUMN, "frame_index", "timestamp_ms", "track_id") if c in poses.columns]
+    parts = []
+    for name in KEYPOINT_NAMES:
+        part = poses[ids].copy()
+        part["keypoint"] = name
+        part["x"] = poses[f"{name}_x"].to_numpy()
+        part["y"] = poses[f"{name}_y"].to_numpy()
+        part["kp_score"] = poses[f"{name}_score"].to_numpy()
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

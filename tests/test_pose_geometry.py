@@ -1,0 +1,242 @@
+"""tagging/pose.py: crops, MoveNet coordinate mapping and the estimators with fake models."""
+
+import numpy as np
+import pytest
+
+from tagging.keypoints import KP, NUM_KEYPOINTS
+from tagging.pose import (MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop,
+                          movenet_to_frame)
+from tagging.poses import Detections, FramePoses
+
+RED = (255, 0, 0)
+GREY = (128, 128, 128)
+
+
+def _frame_with_square():
+    frame = np.full((100, 100, 3), GREY, np.uint8)
+    frame[20:40, 40:60] = RED          # rows 20..39, cols 40..59
+    return frame
+
+
+# ----------------------------------------------------------------------- extract_crop
+
+def test_extract_crop_upscaled_square_lands_where_expected():
+    crop = extract_crop(_frame_with_square(), np.array([30, 10, 70, 50]), 80)   # s = 2
+    assert crop.shape == (80, 80, 3) and crop.dtype == np.uint8
+    # red square -> crop x (40-30)*2 .. (60-30)*2 = 20..60, y (20-10)*2 .. (40-10)*2 = 20..60
+    assert (crop[22:57, 22:57] == RED).all()
+    assert (crop[:18] == GREY).all() and (crop[62:] == GREY).all()
+    assert (crop[:, :18] == GREY).all() and (crop[:, 62:] == GREY).all()
+
+
+def test_extract_crop_downscaled():
+    frame = _frame_with_square()
+    crop = extract_crop(frame, np.array([0, 0, 100, 100]), 50)                  # s = 0.5
+    assert crop.shape == (50, 50, 3)
+    assert (crop[11:19, 21:29] == RED).all()
+    assert (crop[25:] == GREY).all()
+
+
+def test_extract_crop_outside_frame_is_black():
+    frame = _frame_with_square()
+    crop = extract_crop(frame, np.array([-50, -50, 50, 50]), 100)              # s = 1
+    assert (crop[:49, :] == 0).all()                   # above the frame
+    assert (crop[:, :49] == 0).all()                   # left of the frame
+    assert (crop[51:68, 51:] == GREY).all()            # frame rows 1..17: above the square
+    assert (crop[72:88, 92:] == RED).all()             # frame rows 22..37, cols 42..49
+    crop = extract_crop(frame, np.array([80, 80, 120, 120]), 40)                # s = 1
+    assert (crop[:19, :19] == GREY).all()
+    assert (crop[21:, :] == 0).all() and (crop[:, 21:] == 0).all()
+
+
+def test_extract_crop_entirely_outside_is_black():
+    crop = extract_crop(_frame_with_square(), np.array([500, 500, 600, 600]), 32)
+    assert crop.shape == (32, 32, 3)
+    assert not crop.any()
+
+
+# ----------------------------------------------------------------------- movenet_to_frame
+
+def test_movenet_to_frame_swaps_yx_and_scales_by_crop_side():
+    raw = np.zeros((1, 1, 17, 3), np.float32)
+    raw[0, 0, :, 0] = np.linspace(0, 1, 17)            # y
+    raw[0, 0, :, 1] = 0.25                             # x
+    raw[0, 0, :, 2] = np.arange(17) / 20               # score
+    kp = movenet_to_frame(raw, np.array([10, 20, 110, 120], np.float32))
+    assert kp.shape == (17, 3)
+    np.testing.assert_allclose(kp[:, 0], 10 + 25)
+    np.testing.assert_allclose(kp[:, 1], 20 + np.linspace(0, 100, 17), rtol=1e-6)
+    np.testing.assert_allclose(kp[:, 2], np.arange(17) / 20, rtol=1e-6)
+
+
+def test_movenet_to_frame_box_leaving_frame():
+    raw = np.tile(np.array([0.5, 0.5, 0.9], np.float32), (17, 1))
+    kp = movenet_to_frame(raw, np.array([-40, -20, 60, 80], np.float32))
+    np.testing.assert_allclose(kp[:, :2], np.tile([10, 30], (17, 1)))
+
+
+# ----------------------------------------------------------------------- TopDownPoseEstimator
+
+class FakeDetector:
+    def __init__(self, xyxy, score):
+        self.dets = Detections(xyxy, score)
+
+    def __call__(self, frame):
+        return self.dets
+
+
+class FakeMoveNet:
+    """Returns per-call (1, 1, 17, 3) (y, x, score) outputs; records inputs."""
+
+    def __init__(self, outputs):
+        self.outputs = list(outputs)
+        self.inputs = []
+
+    def __call__(self, batch):
+        self.inputs.append(batch)
+        return [self.outputs[len(self.inputs) - 1][None, None]]
+
+
+def _movenet_raw(y, x, score):
+    raw = np.zeros((17, 3), np.float32)
+    raw[:, 0], raw[:, 1], raw[:, 2] = y, x, score
+    return raw
+
+
+def test_topdown_maps_keypoints_to_frame_and_drops_low_scores():
+    frame = np.zeros((300, 400, 3), np.uint8)
+    det = FakeDetector([[100, 100, 140, 200],       # crop box (scale 1.25): [57.5, 87.5, 182.5, 212.5]
+                        [300, 50, 340, 90],         # second person: model gives low scores
+                        [0, 0, 30, 60]], [0.9, 0.8, 0.7])
+    good = _movenet_raw(np.linspace(0.1, 0.9, 17), 0.5, 0.8)
+    good[KP["left_ankle"], 2] = 0.05                 # one unseen joint: not in the pose score
+    low = _movenet_raw(0.5, 0.5, 0.1)                # nothing confident -> pose score 0
+    third = _movenet_raw(0.0, 1.0, 0.3)
+    model = FakeMoveNet([good, low, third])
+    est = TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-lightning"))
+    poses = est(frame)
+
+    assert isinstance(poses, FramePoses)
+    assert len(model.inputs) == 3
+    assert model.inputs[0].shape == (1, 192, 192, 3) and model.inputs[0].dtype == np.int32
+    assert len(poses) == 2                           # the low-score person is dropped
+    np.testing.assert_allclose(poses.xyxy, [[100, 100, 140, 200], [0, 0, 30, 60]])
+    np.testing.assert_allclose(poses.box_score, [0.9, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(poses.score, [0.8, 0.3], rtol=1e-6)
+    assert poses.track_id.tolist() == [-1, -1]
+    # person 0: x = 57.5 + 0.5 * 125 = 120; y = 87.5 + y_rel * 125
+    np.testing.assert_allclose(poses.keypoints[0, :, 0], 120.0)
+    np.testing.assert_allclose(poses.keypoints[0, :, 1], 87.5 + np.linspace(0.1, 0.9, 17) * 125,
+                               rtol=1e-5)
+    assert poses.keypoints[0, KP["left_ankle"], 2] == pytest.approx(0.05)
+    # person 2: box [0,0,30,60] -> crop [-22.5, -7.5, 52.5, 67.5]; (y=0, x=1) -> (52.5, -7.5)
+    np.testing.assert_allclose(poses.keypoints[1, :, :2], np.tile([52.5, -7.5], (17, 1)))
+
+
+def test_topdown_crop_is_taken_around_the_person():
+    frame = np.zeros((300, 400, 3), np.uint8)
+    frame[100:200, 100:140] = 255                    # the "person"
+    det = FakeDetector([[100, 100, 140, 200]], [0.9])
+    model = FakeMoveNet([_movenet_raw(0.5, 0.5, 0.9)])
+    TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-thunder"))(frame)
+    crop = model.inputs[0][0]
+    assert crop.shape == (256, 256, 3)
+    # person spans x 100..140 of the crop box [57.5, 182.5] -> 256 * (42.5 .. 82.5) / 125
+    assert (crop[128, 95:160] == 255).all()
+    assert (crop[128, :80] == 0).all() and (crop[128, 175:] == 0).all()
+    assert (crop[30:220, 128] == 255).all()
+
+
+def test_topdown_no_detections_returns_empty():
+    model = FakeMoveNet([])
+    poses = TopDownPoseEstimator(FakeDetector(np.zeros((0, 4)), np.zeros(0)), model)(
+        np.zeros((10, 10, 3), np.uint8))
+    assert len(poses) == 0 and poses.keypoints.shape == (0, 17, 3)
+    assert model.inputs == []
+
+
+def test_topdown_min_pose_score_is_configurable():
+    det = FakeDetector([[10, 10, 50, 90]], [0.9])
+    model = FakeMoveNet([_movenet_raw(0.5, 0.5, 0.3), _movenet_raw(0.5, 0.5, 0.3)])
+    frame = np.zeros((100, 100, 3), np.uint8)
+    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.29))(frame)) == 1
+    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.31))(frame)) == 0
+
+
+# ----------------------------------------------------------------------- MultiPoseEstimator
+
+class FakeMultiPose:
+    def __init__(self, people):
+        self.raw = np.zeros((1, 6, 56), np.float32)
+        if len(people):
+            self.raw[0, :len(people)] = people
+        self.inputs = []
+
+    def __call__(self, batch):
+        self.inputs.append(batch)
+        return [self.raw]
+
+
+def _person(ky, kx, kscore, box, box_score):
+    """One MultiPose row: 17 x (y, x, score) then ymin, xmin, ymax, xmax, score."""
+    row = np.zeros(56, np.float32)
+    kps = np.zeros((17, 3), np.float32)
+    kps[:, 0], kps[:, 1], kps[:, 2] = ky, kx, kscore
+    row[:51] = kps.reshape(-1)
+    row[51:55] = box
+    row[55] = box_score
+    return row
+
+
+def test_multipose_maps_to_frame_pixels_and_filters():
+    # 1280 x 480 -> scale 0.5 -> 640 x 240 -> padded 640 x 256
+    frame = np.zeros((480, 1280, 3), np.uint8)
+    frame[:, :640] = 200
+    pw, ph, scale = 640, 256, 0.5
+    # a person at frame (x=640, y=240): relative to the padded input x 320/640, y 120/256
+    good = _person(120 / 256, 0.5, 0.9, [60 / 256, 300 / 640, 200 / 256, 340 / 640], 0.8)
+    weak_box = _person(0.3, 0.3, 0.9, [0.1, 0.1, 0.5, 0.5], 0.1)      # person score too low
+    weak_pose = _person(0.3, 0.6, 0.1, [0.1, 0.5, 0.5, 0.7], 0.9)     # no confident keypoint
+    off_frame = _person(0.5, 0.99, 0.6, [0.5, 0.9, 1.2, 1.1], 0.5)    # box leaves the frame
+    model = FakeMultiPose([good, weak_box, weak_pose, off_frame])
+    poses = MultiPoseEstimator(model, PoseConfig(multipose_max_side=640))(frame)
+
+    x = model.inputs[0]
+    assert x.shape == (1, ph, pw, 3) and x.dtype == np.int32
+    assert (x[0, :240, :320] == 200).all() and (x[0, :240, 322:] == 0).all()
+    assert (x[0, 240:] == 0).all()                                   # padding rows
+
+    assert len(poses) == 2
+    np.testing.assert_allclose(poses.keypoints[0, :, :2], np.tile([640, 240], (17, 1)), atol=1e-3)
+    np.testing.assert_allclose(poses.keypoints[0, :, 2], 0.9, rtol=1e-6)
+    np.testing.assert_allclose(poses.xyxy[0], [600, 120, 680, 400], atol=1e-3)
+    np.testing.assert_allclose(poses.box_score, [0.8, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(poses.score, [0.9, 0.6], rtol=1e-6)
+    # clipped to the frame: x 0.9*640/.5 = 1152 .. 1280 (clip), y 256 .. 480 (clip)
+    np.testing.assert_allclose(poses.xyxy[1], [1152, 256, 1280, 480], atol=1e-3)
+    # keypoints are not clipped
+    np.testing.assert_allclose(poses.keypoints[1, 0, :2], [0.99 * pw / scale, 0.5 * ph / scale], atol=1e-3)
+
+
+def test_multipose_small_frame_is_not_upscaled():
+    frame = np.zeros((100, 150, 3), np.uint8)       # scale 1 -> padded 128 x 160
+    model = FakeMultiPose([_person(50 / 128, 75 / 160, 0.7, [0, 0, 100 / 128, 150 / 160], 0.9)])
+    poses = MultiPoseEstimator(model, PoseConfig(multipose_max_side=640))(frame)
+    assert model.inputs[0].shape == (1, 128, 160, 3)
+    np.testing.assert_allclose(poses.keypoints[0, :, :2], np.tile([75, 50], (17, 1)), atol=1e-3)
+    np.testing.assert_allclose(poses.xyxy[0], [0, 0, 150, 100], atol=1e-3)
+
+
+def test_multipose_respects_max_side():
+    frame = np.zeros((480, 1280, 3), np.uint8)     # max side 256 -> scale 0.2 -> 256 x 96
+    model = FakeMultiPose([_person(48 / 96, 0.5, 0.9, [0, 0, 1, 1], 0.9)])
+    poses = MultiPoseEstimator(model, PoseConfig(multipose_max_side=256))(frame)
+    assert model.inputs[0].shape == (1, 96, 256, 3)
+    np.testing.assert_allclose(poses.keypoints[0, :, :2], np.tile([640, 240], (17, 1)), atol=1e-3)
+    np.testing.assert_allclose(poses.xyxy[0], [0, 0, 1280, 480], atol=1e-3)
+
+
+def test_multipose_nobody():
+    poses = MultiPoseEstimator(FakeMultiPose([]))(np.zeros((64, 64, 3), np.uint8))
+    assert len(poses) == 0
+    assert NUM_KEYPOINTS == poses.keypoints.shape[1]
