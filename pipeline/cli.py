@@ -3,13 +3,18 @@
     matchtag run INPUT... --output DIR [--stride N] [--pose topdown|multipose] [beam options]
     matchtag models fetch [--from TARBALL] [--force] [--model NAME ...]
     matchtag models list
+    matchtag evaluate coverage --tags DIR [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) hides our own messages.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tagging.models import MODELS, ModelFetchError, fetch_models, missing_models, model_path
 
@@ -48,20 +53,32 @@ def cmd_run(argv: list[str]) -> int:
     import pandas as pd
 
     from pipeline.options import MatchtagOptions
-    from pipeline.run import run, stage_config
+    from pipeline.run import UsageError, run, stage_config, validate
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        MatchtagOptions(["--help"])  # prints matchtag's own flags and exits
+    if not argv or "-h" in argv or "--help" in argv:
+        parser = argparse.ArgumentParser(
+            prog="matchtag run", epilog="Any other --flag is a Beam pipeline option (e.g. --runner).")
+        MatchtagOptions._add_argparse_args(parser)
+        parser.print_help()
+        return EXIT_OK if argv else EXIT_USAGE
     opts = PipelineOptions(argv).view_as(MatchtagOptions)
+    try:
+        validate(opts)
+    except UsageError as exc:
+        _log(f"error: {exc}")
+        return EXIT_USAGE
     try:
         # Fetch in the launcher, with progress, so workers on this machine find them.
         fetch_models(stage_config(opts).model_names, log=_log)
     except ModelFetchError as exc:
         _log(f"error: {exc}")
         return EXIT_USAGE
-    result = run(argv)
+    try:
+        result = run(argv)
+    except UsageError as exc:
+        _log(f"error: {exc}")
+        return EXIT_USAGE
     if result.state != "DONE":
         _log(f"pipeline ended in state {result.state}")
         return EXIT_VIDEO_FAILED
@@ -79,12 +96,32 @@ def cmd_run(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate(argv: list[str]) -> int:
+    import json
+
+    parser = argparse.ArgumentParser(prog="matchtag evaluate")
+    sub = parser.add_subparsers(dest="what", required=True)
+    cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
+    cov.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    cov.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    from tagging.queries import coverage
+
+    table = coverage(args.tags)
+    if args.json:
+        print(json.dumps({"videos": table.to_dict(orient="records")}, indent=1))
+    else:
+        with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "models": cmd_models}
+    commands = {"run": cmd_run, "models": cmd_models, "evaluate": cmd_evaluate}
     if not argv or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return EXIT_USAGE if argv and argv[0] not in ("-h", "--help") else EXIT_OK

@@ -13,7 +13,7 @@ from tagging.tracking import TrackSummary
 
 def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: FramePoses) -> Iterator[dict]:
     """One row per person; keypoints spread over the wide ``<name>_x/_y/_score`` columns."""
-    flat = poses.keypoints.reshape(len(poses), -1).tolist()
+    flat = poses.keypoints.reshape(len(poses), len(KEYPOINT_COLUMNS)).tolist()
     for i in range(len(poses)):
         x1, y1, x2, y2 = poses.xyxy[i].tolist()
         row = {"video_id": video_id, "frame_index": int(frame_index), "timestamp_ms": float(timestamp_ms),

@@ -24,6 +24,10 @@ from tagging.video import unique_video_ids
 LOG = logging.getLogger("matchtag")
 
 
+class UsageError(ValueError):
+    """Bad command-line arguments; the message says which."""
+
+
 def expand_inputs(patterns: list[str]) -> list[str]:
     """Expand globs (local or any Beam filesystem).  A pattern matching nothing is kept
     as given, so that it shows up as a failed video naming the missing file."""
@@ -44,6 +48,20 @@ def expand_inputs(patterns: list[str]) -> list[str]:
             if p not in paths:
                 paths.append(p)
     return paths
+
+
+def validate(opts: MatchtagOptions) -> None:
+    """Raise :class:`UsageError` for arguments that cannot work."""
+    if not opts.inputs:
+        raise UsageError("give at least one INPUT video (path, glob or URI)")
+    if opts.stride < 1:
+        raise UsageError("--stride must be >= 1")
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise UsageError("--max-frames must be >= 1")
+    if opts.inference_batch_size < 1:
+        raise UsageError("--inference-batch-size must be >= 1")
+    if opts.tile_px < 0:
+        raise UsageError("--tile-px must be >= 0")
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
@@ -82,10 +100,7 @@ def run(argv: list[str]) -> RunResult:
     std = options.view_as(StandardOptions)
     if not std.runner:
         std.runner = DEFAULT_LOCAL_RUNNER
-    if not opts.inputs:
-        raise SystemExit("matchtag run: give at least one INPUT video (path, glob or URI)")
-    if opts.stride < 1:
-        raise SystemExit("matchtag run: --stride must be >= 1")
+    validate(opts)
     paths = expand_inputs(opts.inputs)
     videos = unique_video_ids(paths)
     if "://" not in opts.output:

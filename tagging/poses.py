@@ -13,6 +13,12 @@ import numpy as np
 from tagging.keypoints import NUM_KEYPOINTS
 
 
+def _rows(values, tail: tuple[int, ...], dtype) -> np.ndarray:
+    """``values`` as an array; an empty input becomes (0, *tail) so empty() is easy."""
+    arr = np.asarray(values, dtype)
+    return arr.reshape((0, *tail)) if arr.size == 0 else arr
+
+
 def _check(name: str, arr: np.ndarray, shape_tail: tuple[int, ...], n: int | None) -> None:
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
         raise ValueError(f"{name} must have shape (N, {', '.join(map(str, shape_tail))})"
@@ -32,8 +38,8 @@ class Detections:
     score: np.ndarray
 
     def __post_init__(self) -> None:
-        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
-        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        self.xyxy = _rows(self.xyxy, (4,), np.float32)
+        self.score = _rows(self.score, (), np.float32)
         _check("xyxy", self.xyxy, (4,), None)
         _check("score", self.score, (), len(self.xyxy))
 
@@ -45,6 +51,7 @@ class Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
 
     def __getitem__(self, index) -> "Detections":
+        index = [index] if isinstance(index, (int, np.integer)) else index
         return Detections(self.xyxy[index], self.score[index])
 
 
@@ -66,14 +73,15 @@ class FramePoses:
     track_id: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        self.xyxy = _rows(self.xyxy, (4,), np.float32)
+        _check("xyxy", self.xyxy, (4,), None)
         n = len(self.xyxy)
-        self.box_score = np.asarray(self.box_score, np.float32).reshape(-1)
-        self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3)
-        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        self.box_score = _rows(self.box_score, (), np.float32)
+        self.keypoints = _rows(self.keypoints, (NUM_KEYPOINTS, 3), np.float32)
+        self.score = _rows(self.score, (), np.float32)
         if self.track_id is None:
             self.track_id = np.full(n, -1, np.int64)
-        self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
+        self.track_id = _rows(self.track_id, (), np.int64)
         _check("box_score", self.box_score, (), n)
         _check("keypoints", self.keypoints, (NUM_KEYPOINTS, 3), n)
         _check("score", self.score, (), n)
@@ -87,6 +95,7 @@ class FramePoses:
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, NUM_KEYPOINTS, 3)), np.zeros(0))
 
     def __getitem__(self, index) -> "FramePoses":
+        index = [index] if isinstance(index, (int, np.integer)) else index  # one person stays a row
         return FramePoses(self.xyxy[index], self.box_score[index], self.keypoints[index],
                           self.score[index], self.track_id[index])
 
@@ -94,7 +103,7 @@ class FramePoses:
     def from_keypoints(cls, keypoints: np.ndarray, box_xyxy: np.ndarray, box_score: np.ndarray,
                        min_keypoint_score: float = 0.2) -> "FramePoses":
         """Build from (N, 17, 3) keypoints, computing the per-person pose score."""
-        keypoints = np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+        keypoints = _rows(keypoints, (NUM_KEYPOINTS, 3), np.float32)
         return cls(box_xyxy, box_score, keypoints, pose_score(keypoints, min_keypoint_score))
 
 

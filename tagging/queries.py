@@ -48,3 +48,32 @@ def long_keypoints(poses: pd.DataFrame) -> pd.DataFrame:
         part["kp_score"] = poses[f"{name}_score"].to_numpy()
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def coverage(tags_dir: str | Path) -> pd.DataFrame:
+    """Per video: frames processed, share of frames with at least one pose, people per
+    frame (mean and median over *all* processed frames), tracks and events.
+
+    This is what ``matchtag evaluate coverage`` prints.
+    """
+    videos = read_table(tags_dir, "videos")
+    poses = read_table(tags_dir, "poses", columns=[PARTITION_COLUMN, "frame_index"])
+    tracks = read_table(tags_dir, "tracks", columns=[PARTITION_COLUMN, "track_id"])
+    events = read_table(tags_dir, "events", columns=[PARTITION_COLUMN, "event_type"])
+    out = []
+    for v in videos.sort_values(PARTITION_COLUMN).itertuples():
+        vid = v.video_id
+        n = int(v.frames_processed or 0)
+        per_frame = poses[poses[PARTITION_COLUMN] == vid].groupby("frame_index").size()
+        counts = np.zeros(n, np.int64)
+        counts[: len(per_frame)] = np.sort(per_frame.to_numpy())[::-1][:n]
+        ev = events[events[PARTITION_COLUMN] == vid]["event_type"].value_counts()
+        out.append({
+            PARTITION_COLUMN: vid, "status": v.status, "frames": n,
+            "frames_with_poses": float(len(per_frame) / n) if n else 0.0,
+            "people_per_frame_mean": float(counts.mean()) if n else 0.0,
+            "people_per_frame_median": float(np.median(counts)) if n else 0.0,
+            "tracks": int((tracks[PARTITION_COLUMN] == vid).sum()),
+            "events": {str(k): int(c) for k, c in ev.items()},
+        })
+    return pd.DataFrame(out)

@@ -45,7 +45,8 @@ class IoUTracker:
         xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
         score = np.asarray(score, np.float32).reshape(-1)
         ids = np.full(len(xyxy), -1, np.int64)
-        self._tracks = [t for t in self._tracks if self._step - t.last_step <= cfg.max_age_frames]
+        # frames a track has gone unmatched before this one: step - last_step - 1
+        self._tracks = [t for t in self._tracks if self._step - t.last_step - 1 <= cfg.max_age_frames]
         if self._tracks and len(xyxy):
             iou = iou_matrix(np.stack([t.xyxy for t in self._tracks]), xyxy)
             rows, cols = linear_sum_assignment(-iou)

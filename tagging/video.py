@@ -28,16 +28,20 @@ def video_id_for(path: str, max_len: int = 80) -> str:
     """A path-component-safe id from a video's file name (``Match 1.mp4`` -> ``Match_1``).
 
     Only ``[A-Za-z0-9._-]`` survive; the id never starts with a dot, is never empty
-    and is never all digits (``2023.mp4`` -> ``video_2023``).
+    and never looks like a number (``2023.mp4`` -> ``video_2023``).
     Callers that may see two files with the same name disambiguate with
     :func:`unique_video_ids`.
     """
     stem = Path(str(path).rstrip("/")).name
     stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
     slug = _UNSAFE.sub("_", stem).strip("._-")[:max_len] or "video"
-    # Hive readers infer an all-digit partition value as an integer column, which
-    # would turn video_id into ints for some videos and strings for others.
-    return f"video_{slug}" if slug.lstrip("-").isdigit() else slug
+    # Hive readers infer a numeric-looking partition value (2023, 1.5) as a number,
+    # which would make video_id an int for some videos and a string for others.
+    try:
+        float(slug)
+    except ValueError:
+        return slug
+    return f"video_{slug}"
 
 
 def unique_video_ids(paths: list[str]) -> dict[str, str]:

@@ -78,6 +78,11 @@ def test_nms_threshold_is_strict():
     score = np.array([0.9, 0.8])
     assert nms(boxes, score, iou_threshold=0.34).tolist() == [0, 1]
     assert nms(boxes, score, iou_threshold=0.3).tolist() == [0]
+    # IoU exactly at the threshold (100 / 200 = 0.5, exact in float32) is not suppressed
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 20]], np.float32)
+    assert iou_matrix(boxes[:1], boxes[1:])[0, 0] == 0.5
+    assert nms(boxes, score, iou_threshold=0.5).tolist() == [0, 1]
+    assert nms(boxes, score, iou_threshold=0.49).tolist() == [0]
 
 
 def test_nms_containment_suppresses_box_inside_better_box():

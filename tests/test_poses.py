@@ -58,8 +58,6 @@ def test_detections_xyxy_not_multiple_of_four_raises():
         Detections(np.zeros((2, 3)), np.zeros(2))
 
 
-@pytest.mark.xfail(strict=True, reason="poses.py:35 reshapes xyxy to (-1, 4) before _check, so an "
-                                       "(N, 6) array silently becomes (1.5N, 4) boxes")
 def test_detections_xyxy_with_wrong_width_raises():
     with pytest.raises(ValueError, match="xyxy"):
         Detections(np.zeros((2, 6)), np.zeros(3))

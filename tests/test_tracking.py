@@ -85,8 +85,6 @@ def test_track_survives_a_short_gap():
     assert tracker.update(box, score).tolist() == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="tracking.py:48 drops a track when step - last_step > max_age, "
-                                       "i.e. after max_age - 1 unseen frames (off by one)")
 def test_track_unseen_for_exactly_max_age_frames_is_still_alive():
     tracker = IoUTracker(IoUTrackerConfig(max_age_frames=2))
     box, score = np.array([_box(0, 0)]), np.array([0.9])
@@ -96,8 +94,6 @@ def test_track_unseen_for_exactly_max_age_frames_is_still_alive():
     assert tracker.update(box, score).tolist() == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="tracking.py:48: with max_age_frames=0 a track cannot even be "
-                                       "matched in the very next frame (off by one)")
 def test_max_age_zero_still_tracks_consecutive_frames():
     tracker = IoUTracker(IoUTrackerConfig(max_age_frames=0))
     box, score = np.array([_box(0, 0)]), np.array([0.9])

@@ -1,0 +1,209 @@
+"""tagging/video.py: video ids, probe / FrameReader errors and decoding a synthetic clip."""
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from tagging.video import FrameReader, VideoError, probe, unique_video_ids, video_id_for
+
+SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+# ----------------------------------------------------------------------- ids
+
+@pytest.mark.parametrize("path,expected", [
+    ("Match 1.mp4", "Match_1"),
+    ("/data/videos/Match 1.mp4", "Match_1"),
+    ("/data/videos/cup-final_2023.v2.mkv", "cup-final_2023.v2"),
+    ("s3://bucket/a/b/Derby (HD) [720p].mp4", "Derby_HD_720p"),
+    ("2023.mp4", "video_2023"),
+    ("/x/007.avi", "video_007"),
+    ("-123.mp4", "video_123"),
+    (".hidden.mp4", "hidden"),
+    ("..mp4", "mp4"),
+    ("...", "video"),
+    ("Åsa–Örebro.mov", "sa_rebro"),
+    ("noext", "noext"),
+    ("/some/dir/", "dir"),
+])
+def test_video_id_for(path, expected):
+    assert video_id_for(path) == expected
+
+
+@pytest.mark.parametrize("path", [
+    "a b/c d.mp4", "../../etc/passwd", ".mp4", "...mp4", "12345", "  .mp4", "ü.mp4",
+    "a/b/.../....mp4", "x" * 300 + ".mp4", "__init__.mp4", "-_-.mp4", "1-2.mp4",
+])
+def test_video_id_for_is_always_path_safe(path):
+    vid = video_id_for(path)
+    assert vid and SAFE.match(vid), vid
+    assert not vid.startswith(".")
+    assert vid not in (".", "..")
+    assert not vid.isdigit()
+    assert len(vid) <= 80 + len("video_")
+    assert "/" not in vid
+
+
+def test_video_id_for_max_len():
+    assert video_id_for("a" * 100 + ".mp4", max_len=10) == "a" * 10
+
+
+def test_unique_video_ids_collisions_get_distinct_ids():
+    paths = ["/day1/match.mp4", "/day2/match.mp4", "/day2/match.mkv", "/day1/final.mp4"]
+    ids = unique_video_ids(paths)
+    assert set(ids) == set(paths)
+    assert ids["/day1/final.mp4"] == "final"           # no collision: plain id
+    colliding = [ids[p] for p in paths[:3]]
+    assert len(set(colliding)) == 3
+    for vid in colliding:
+        assert re.fullmatch(r"match-[0-9a-f]{8}", vid), vid
+        assert SAFE.match(vid)
+    # deterministic, independent of order
+    assert unique_video_ids(list(reversed(paths))) == ids
+    assert unique_video_ids(paths) == ids
+
+
+def test_unique_video_ids_no_collision_is_identity_of_video_id_for():
+    paths = ["a/Match 1.mp4", "b/2023.mp4"]
+    assert unique_video_ids(paths) == {"a/Match 1.mp4": "Match_1", "b/2023.mp4": "video_2023"}
+
+
+def test_unique_video_ids_names_that_slug_to_the_same_id():
+    ids = unique_video_ids(["x/Match 1.mp4", "x/Match_1.mp4"])
+    assert len(set(ids.values())) == 2
+    assert all(v.startswith("Match_1-") for v in ids.values())
+
+
+# ----------------------------------------------------------------------- errors
+
+def test_missing_file_raises_video_error_naming_it(tmp_path):
+    path = str(tmp_path / "nope.mp4")
+    with pytest.raises(VideoError, match=re.escape(path)):
+        probe(path)
+    with pytest.raises(VideoError, match=re.escape(path)):
+        FrameReader(path)
+
+
+def test_zero_byte_file_raises_video_error_naming_it(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(VideoError, match=re.escape(str(path))):
+        probe(str(path))
+    with pytest.raises(VideoError, match=re.escape(str(path))):
+        FrameReader(str(path))
+
+
+def test_text_file_renamed_mp4_raises_video_error_naming_it(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 50)
+    with pytest.raises(VideoError, match=re.escape(str(path))):
+        probe(str(path))
+    with pytest.raises(VideoError, match=re.escape(str(path))):
+        FrameReader(str(path))
+
+
+def test_directory_raises_video_error(tmp_path):
+    with pytest.raises(VideoError, match=re.escape(str(tmp_path))):
+        probe(str(tmp_path))
+
+
+def test_video_error_is_a_runtime_error():
+    assert issubclass(VideoError, RuntimeError)
+
+
+# ----------------------------------------------------------------------- decoding a clip
+
+W, H, N, FPS = 64, 48, 20, 10.0
+
+
+def _colour(i):
+    """BGR colour of frame i as written."""
+    return (0, 255 - 10 * i, 10 * i)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    assert writer.isOpened()
+    rng = np.random.default_rng(0)
+    for i in range(N):
+        img = np.full((H, W, 3), _colour(i), np.uint8)
+        # a noisy bottom half keeps the JPEG frames big, so that cutting the file in half
+        # cuts the frame data, not only the (large) AVI header
+        img[H // 2:] = rng.integers(0, 256, (H - H // 2, W, 3), np.uint8)
+        writer.write(img)
+    writer.release()
+    return path
+
+
+def test_probe_clip(clip):
+    info = probe(str(clip))
+    assert (info.width, info.height) == (W, H)
+    assert info.fps == pytest.approx(FPS)
+    assert info.frame_count == N
+    assert info.path == str(clip)
+
+
+def test_frame_reader_all_frames(clip):
+    reader = FrameReader(str(clip))
+    frames = list(reader)
+    assert [f.index for f in frames] == list(range(N))
+    np.testing.assert_allclose([f.timestamp_ms for f in frames], np.arange(N) * 100.0, atol=1e-6)
+    img = frames[5].image
+    assert img.shape == (H, W, 3) and img.dtype == np.uint8
+    assert img.flags["C_CONTIGUOUS"]
+    # RGB: the written BGR (0, 205, 50) comes back as about (50, 205, 0)
+    np.testing.assert_allclose(img[H // 4, W // 2], [50, 205, 0], atol=6)
+    assert reader.frames_seen == N and reader.frames_kept == N
+    assert reader.truncated is False
+    assert reader.stopped_early is False
+
+
+def test_frame_reader_stride(clip):
+    reader = FrameReader(str(clip), stride=3)
+    frames = list(reader)
+    assert [f.index for f in frames] == [0, 3, 6, 9, 12, 15, 18]
+    np.testing.assert_allclose([f.timestamp_ms for f in frames], [0, 300, 600, 900, 1200, 1500, 1800],
+                               atol=1e-6)
+    np.testing.assert_allclose(frames[2].image[H // 4, W // 2], [60, 195, 0], atol=6)   # frame 6, not 2
+    assert reader.frames_seen == N            # skipped frames are still decoded / counted
+    assert reader.frames_kept == 7
+    assert reader.truncated is False
+
+
+def test_frame_reader_max_frames_stops_early_not_truncated(clip):
+    reader = FrameReader(str(clip), max_frames=4)
+    frames = list(reader)
+    assert [f.index for f in frames] == [0, 1, 2, 3]
+    assert reader.stopped_early is True
+    assert reader.frames_seen == 4
+    assert reader.truncated is False
+
+
+def test_frame_reader_max_frames_with_stride(clip):
+    frames = list(FrameReader(str(clip), stride=5, max_frames=3))
+    assert [f.index for f in frames] == [0, 5, 10]
+
+
+def test_frame_reader_bad_stride(clip):
+    with pytest.raises(ValueError, match="stride"):
+        FrameReader(str(clip), stride=0)
+
+
+def test_frame_reader_truncated_file(clip, tmp_path):
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 2])
+    info = probe(str(cut))
+    assert info.frame_count == N               # the header still declares 20 frames
+    reader = FrameReader(str(cut))
+    frames = list(reader)
+    assert 0 < len(frames) < N
+    assert [f.index for f in frames] == list(range(len(frames)))
+    np.testing.assert_allclose(frames[-1].image[H // 4, W // 2], _colour(len(frames) - 1)[::-1], atol=6)
+    assert reader.frames_seen == len(frames)
+    assert reader.truncated is True
+    assert reader.stopped_early is False
