@@ -96,24 +96,34 @@ def cmd_run(argv: list[str]) -> int:
     return EXIT_OK
 
 
-def cmd_evaluate(argv: list[str]) -> int:
+def _evaluate_coverage(args) -> int:
     import json
 
-    parser = argparse.ArgumentParser(prog="matchtag evaluate")
-    sub = parser.add_subparsers(dest="what", required=True)
-    cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
-    cov.add_argument("--tags", required=True, help="output directory of `matchtag run`")
-    cov.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    import pandas as pd
+
     from tagging.queries import coverage
 
     table = coverage(args.tags)
     if args.json:
         print(json.dumps({"videos": table.to_dict(orient="records")}, indent=1))
     else:
-        with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return EXIT_OK
+
+
+def cmd_evaluate(argv: list[str]) -> int:
+    """``matchtag evaluate WHAT``: each WHAT registers its parser here and sets ``handler``."""
+    parser = argparse.ArgumentParser(prog="matchtag evaluate")
+    sub = parser.add_subparsers(dest="what", required=True)
+
+    cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
+    cov.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    cov.add_argument("--json", action="store_true", help="print one JSON object")
+    cov.set_defaults(handler=_evaluate_coverage)
+
+    args = parser.parse_args(argv)
+    return args.handler(args)
 
 
 def main(argv: list[str] | None = None) -> int:
