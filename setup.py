@@ -31,6 +31,7 @@ setup(
         "opencv-python-headless>=5.0,<5.1",
         "scikit-learn>=1.9,<1.10",
         "scipy>=1.11,<2",
+        "pycocotools>=2.0.8,<2.1",   # OKS AP in `matchtag evaluate pose`
     ],
     extras_require={
         "dev": [
