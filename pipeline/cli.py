@@ -4,6 +4,7 @@
     matchtag models fetch [--from TARBALL] [--force] [--model NAME ...]
     matchtag models list
     matchtag evaluate coverage --tags DIR [--json]
+    matchtag evaluate pose --annotations COCO_JSON --images DIR [--backend ...] [--json]
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def cmd_run(argv: list[str]) -> int:
         _log(f"pipeline ended in state {result.state}")
         return EXIT_VIDEO_FAILED
     videos = pd.read_parquet(f"{result.output}/videos")
-    videos = videos[videos["video_id"].astype(str).isin(set(result.video_ids.values()))]
+    videos = videos[videos["video_id"].astype(str).isin(set(result.video_ids))]
     bad = 0
     for row in videos.sort_values("video_id").itertuples():
         note = f" ({row.error})" if row.status != "ok" else ""
-        _log(f"{row.video_id}: {row.status}, {row.frames_processed} frames{note}")
+        skipped = " (already tagged; skipped)" if row.run_id != result.run_id else ""
+        _log(f"{row.video_id}: {row.status}, {row.frames_processed} frames{note}{skipped}")
         bad += row.status != "ok"
-    _log(f"tables written to {result.output}: videos, poses, tracks, events")
+    skipped = result.counters.get("videos_skipped", 0)
+    _log(f"run {result.run_id}: {len(result.video_ids) - skipped} video(s) processed, {skipped} skipped; "
+         f"tables in {result.output}: videos, poses, tracks, events, runs")
     if bad:
         _log(f"{bad} of {len(videos)} video(s) not fully tagged")
         return EXIT_VIDEO_FAILED
@@ -121,6 +125,9 @@ def cmd_evaluate(argv: list[str]) -> int:
     cov.add_argument("--tags", required=True, help="output directory of `matchtag run`")
     cov.add_argument("--json", action="store_true", help="print one JSON object")
     cov.set_defaults(handler=_evaluate_coverage)
+
+    from pipeline.evaluate_pose import register as register_pose
+    register_pose(sub)  # evaluate pose: OKS AP / PCKh of the pose stage
 
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -10,8 +10,10 @@ that video are in place).  Locally a partition directory is swapped in with one
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import time
 import uuid
 
 from apache_beam.io.filesystems import FileSystems
@@ -54,17 +56,116 @@ def _swap_remote(src: str, dst: str) -> None:
     FileSystems.rename(sources, [FileSystems.join(dst, s.rsplit("/", 1)[-1]) for s in sources])
 
 
+def crash_point(name: str) -> None:
+    """Die here, like ``kill -9``, when ``MATCHTAG_CRASH_AT`` names this point.
+
+    Only the crash-safety tests set it: they kill a run at each point where a
+    partial write could leak out and check what readers see.
+    """
+    if os.environ.get("MATCHTAG_CRASH_AT") == name:
+        os._exit(137)
+
+
 def commit_video(output: str, run_id: str, video_id: str) -> None:
     """Move all staged partitions of ``video_id`` into place (videos table last)."""
     staging = staging_root(output, run_id)
     trash = FileSystems.join(output, "_staging", run_id + "-replaced")
-    for table in COMMIT_ORDER:
+    crash_point("before_commit")
+    for i, table in enumerate(COMMIT_ORDER):
         src = partition_dir(staging, table, video_id)
         dst = partition_dir(output, table, video_id)
         if _is_local(output):
             _swap_local(src, dst, trash)
         else:
             _swap_remote(src, dst)
+        if i == 1:
+            crash_point("mid_commit")
+
+
+def discard_video(output: str, run_id: str, video_id: str) -> None:
+    """Drop the staged partitions of a video that is not to be committed (skipped)."""
+    staging = staging_root(output, run_id)
+    for table in COMMIT_ORDER:
+        src = partition_dir(staging, table, video_id)
+        if _is_local(output):
+            shutil.rmtree(src, ignore_errors=True)
+        else:
+            files = [m.path for r in FileSystems.match([src.rstrip("/") + "/*"]) for m in r.metadata_list]
+            if files:
+                FileSystems.delete(files)
+
+
+def read_committed_video(output: str, video_id: str) -> dict | None:
+    """The committed ``videos`` row of ``video_id`` in ``output``, or None."""
+    import pyarrow.parquet as pq
+
+    pattern = partition_dir(output, "videos", video_id).rstrip("/") + "/*.parquet"
+    try:
+        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception:  # nothing there (BeamIOError) or no such directory
+        return None
+    for path in files:
+        with FileSystems.open(path) as fh:
+            rows = pq.read_table(fh).to_pylist()
+        if rows:
+            return rows[0]
+    return None
+
+
+class StagingLock:
+    """Marks a run's staging directory as live (local outputs): an ``flock`` held for
+    the run's lifetime.  Staging left by runs that died (kill -9) holds no lock and
+    is removed by the next run, so crashes do not leak disk."""
+
+    def __init__(self, output: str, run_id: str):
+        self.output, self.run_id, self._fh = output, run_id, None
+
+    def __enter__(self):
+        if _is_local(self.output):
+            root = os.path.join(self.output, "_staging")
+            os.makedirs(root, exist_ok=True)
+            self._fh = open(os.path.join(root, f"{self.run_id}.lock"), "w")
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            remove_dead_staging(self.output)
+        return self
+
+    def __exit__(self, *exc):
+        if self._fh is not None:
+            self._fh.close()
+            try:
+                os.remove(os.path.join(self.output, "_staging", f"{self.run_id}.lock"))
+                os.rmdir(os.path.join(self.output, "_staging"))
+            except OSError:
+                pass  # other runs are staging here
+
+
+def remove_dead_staging(output: str, max_age_s: float = 24 * 3600) -> list[str]:
+    """Remove staging of runs that are gone: unlocked (local) or older than ``max_age_s``."""
+    root = os.path.join(output, "_staging")
+    removed = []
+    if not os.path.isdir(root):
+        return removed
+    for name in os.listdir(root):
+        if name.endswith(".lock"):
+            continue
+        run_id = name.removesuffix("-replaced")
+        lock = os.path.join(root, f"{run_id}.lock")
+        alive = False
+        if os.path.exists(lock):
+            with open(lock, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+                except OSError:
+                    alive = True
+        elif time.time() - os.path.getmtime(os.path.join(root, name)) < max_age_s:
+            alive = True  # no lock file: a remote-style run; keep until it is old
+        if not alive:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            if os.path.exists(lock):
+                os.remove(lock)
+            removed.append(name)
+    return removed
 
 
 def cleanup_staging(output: str, run_id: str) -> None:

@@ -38,6 +38,17 @@ class MatchtagOptions(PipelineOptions):
                                  "(for small, distant players); 0 = whole frame only")
         parser.add_argument("--events_model", "--events-model", dest="events_model",
                             choices=EVENT_MODELS, default="rules", help="event tagger")
+        parser.add_argument("--manifest", default=None,
+                            help="CSV of videos: column path (file, glob or URI), optional video_id, "
+                                 "competition, season, match_date, home, away")
+        parser.add_argument("--skip_existing", "--skip-existing", dest="skip_existing", action="store_true",
+                            help="skip videos already tagged in --output with the same content hash "
+                                 "and tagging config (for scheduled runs)")
+        parser.add_argument("--range_frames", "--range-frames", dest="range_frames", type=int, default=1500,
+                            help="frames per decode range; ranges of one video decode in parallel "
+                                 "(default 1500 = 60 s at 25 fps)")
+        parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                            help="progress bar per video on local runs (auto: when stderr is a terminal)")
         parser.add_argument("--inference_batch_size", "--inference-batch-size",
                             dest="inference_batch_size", type=int, default=4,
                             help="max frames per RunInference batch")

@@ -2,133 +2,96 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
-import tempfile
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
+import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
 
 from pipeline import rows
-from pipeline.commit import commit_video, partition_dir, staging_root
-from pipeline.model_handler import PoseModelHandler, PoseStageConfig
-from schemas.tables import TABLES, file_schema
-from tagging import __version__
+from pipeline.decode import DecodeFrames, DecodeSettings, VideoJob  # noqa: F401  (stage 1)
+from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, PoseModelHandler,
+                                    PoseStageConfig)
+from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.events import tag_events
+from tagging.keypoints import NUM_KEYPOINTS
+from tagging.pose import TopDownPoseEstimator
 from tagging.tracking import IoUTrackerConfig, summarize_tracks, track_frames, track_sequences
-from tagging.video import FrameReader, VideoError, file_sha256
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"
-VIDEOS_TAG = "videos"
-
-
-@contextlib.contextmanager
-def local_copy(path: str):
-    """A local file path for ``path``; URIs (gs://, s3://) are copied to a temp file."""
-    if "://" not in path:
-        yield path
-        return
-    suffix = os.path.splitext(path)[1]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        with FileSystems.open(path) as src:
-            shutil.copyfileobj(src, tmp, 1 << 22)
-        tmp.flush()
-        yield tmp.name
-
-
-class DecodeVideoFn(beam.DoFn):
-    """(video_id, path) -> frames ``((video_id, frame_index, timestamp_ms), rgb)``.
-
-    Also emits one ``videos`` row per input on the ``videos`` output.  A file that
-    cannot be opened gives a ``failed`` row; one that breaks off mid-stream keeps
-    the frames decoded before the damage and gives a ``partial`` row.
-    """
-
-    def __init__(self, stride: int, max_frames: int | None, pose_backend: str):
-        self.stride = stride
-        self.max_frames = max_frames
-        self.pose_backend = pose_backend
-        self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
-        self.videos_failed = Metrics.counter(NAMESPACE, "videos_failed")
-        self.videos_ok = Metrics.counter(NAMESPACE, "videos_ok")
-
-    def process(self, element):
-        video_id, path = element
-        row = {"video_id": video_id, "path": path, "sha256": None, "fps": None, "frame_count": None,
-               "width": None, "height": None, "duration_ms": None, "status": "failed", "error": None,
-               "frames_processed": 0, "pose_backend": self.pose_backend, "pipeline_version": __version__}
-        reader = None
-        try:
-            with local_copy(path) as local:
-                reader = FrameReader(local, self.stride, self.max_frames)
-                info = reader.info
-                row.update(fps=info.fps, width=info.width, height=info.height,
-                           sha256=file_sha256(local))
-                for frame in reader:
-                    self.frames_decoded.inc()
-                    yield (video_id, frame.index, frame.timestamp_ms), frame.image
-            if reader.truncated:
-                row.update(status="partial", error=(
-                    f"{path}: decoding stopped after {reader.frames_seen} of "
-                    f"{reader.info.frame_count} declared frames (file damaged or truncated); "
-                    "frames before that point were tagged"))
-            else:
-                row.update(status="ok")
-        except VideoError as exc:
-            row.update(error=str(exc))
-        except Exception as exc:  # one bad video must never sink the batch
-            LOG.exception("decoding %s failed", path)
-            partial = reader is not None and reader.frames_kept > 0
-            row.update(status="partial" if partial else "failed",
-                       error=f"{path}: {type(exc).__name__}: {exc}")
-        if reader is not None:
-            row["frame_count"] = reader.frames_seen
-            row["frames_processed"] = reader.frames_kept
-            if reader.info.fps > 0:
-                row["duration_ms"] = reader.frames_seen * 1000.0 / reader.info.fps
-        (self.videos_failed if row["status"] == "failed" else self.videos_ok).inc()
-        if row["status"] != "ok":
-            LOG.warning("%s", row["error"])
-        yield TaggedOutput(VIDEOS_TAG, row)
-
-
-class DecodeFrames(beam.PTransform):
-    """Videos -> frames (main output) and ``videos`` rows (output ``videos``)."""
-
-    def __init__(self, stride: int, max_frames: int | None, pose_backend: str):
-        super().__init__()
-        self._fn = DecodeVideoFn(stride, max_frames, pose_backend)
-
-    def expand(self, videos):
-        return (videos
-                | "Reshuffle" >> beam.Reshuffle()  # spread videos over workers
-                | "Decode" >> beam.ParDo(self._fn).with_outputs(VIDEOS_TAG, main="frames"))
 
 
 class EstimatePoses(beam.PTransform):
-    """Frames -> ``(video_id, (frame_index, timestamp_ms, FramePoses))`` via RunInference."""
+    """Frames -> ``(video_id, (frame_index, timestamp_ms, FramePoses))`` via RunInference.
 
-    def __init__(self, config: PoseStageConfig, max_batch_size: int):
+    Top-down backends run in two RunInference steps: detection per frame, then the
+    crop model on person crops keyed ``(video_id, frame_index, person)``, batched by
+    BatchElements across frames (``crop_batch_size``), then regrouped per frame.
+    Frames without people still come out (with empty FramePoses).
+    """
+
+    def __init__(self, config: PoseStageConfig, max_batch_size: int, crop_batch_size: int = 16):
         super().__init__()
-        self._handler = KeyedModelHandler(PoseModelHandler(config, max_batch_size))
+        self._config = config
+        self._max_batch_size = max_batch_size
+        self._crop_batch_size = crop_batch_size
 
     def expand(self, frames):
         people = Metrics.counter(NAMESPACE, "people_detected")
+        config = self._config
 
-        def to_video_key(result):
+        if config.backend == "multipose":
+            def to_video_key(result):
+                (video_id, frame_index, ts), prediction = result
+                people.inc(len(prediction.inference))
+                return video_id, (frame_index, ts, prediction.inference)
+
+            handler = KeyedModelHandler(PoseModelHandler(config, self._max_batch_size))
+            return (frames
+                    | "RunInference" >> RunInference(handler)
+                    | "KeyByVideo" >> beam.Map(to_video_key))
+
+        located = frames | "Detect" >> RunInference(
+            KeyedModelHandler(DetectModelHandler(config, self._max_batch_size)))
+
+        def split_crops(result):
+            (video_id, frame_index, _ts), prediction = result
+            _dets, _boxes, crops = prediction.inference
+            for person, crop in enumerate(crops):
+                yield (video_id, frame_index, person), crop
+
+        def frame_meta(result):
             (video_id, frame_index, ts), prediction = result
-            people.inc(len(prediction.inference))
-            return video_id, (frame_index, ts, prediction.inference)
+            dets, boxes, _crops = prediction.inference
+            return (video_id, frame_index), (ts, dets, boxes)
 
-        return (frames
-                | "RunInference" >> RunInference(self._handler)
-                | "KeyByVideo" >> beam.Map(to_video_key))
+        def by_frame(result):
+            (video_id, frame_index, person), prediction = result
+            return (video_id, frame_index), (person, prediction.inference)
+
+        assembler = TopDownPoseEstimator(None, None, config.pose)
+
+        def assemble(key, grouped):
+            video_id, frame_index = key
+            (ts, dets, boxes), = grouped["meta"]
+            raw = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
+            for person, r in grouped["raw"]:
+                raw[person] = r
+            poses = assembler.assemble(dets, boxes, raw)
+            people.inc(len(poses))
+            return video_id, (frame_index, ts, poses)
+
+        raw = (located
+               | "SplitCrops" >> beam.FlatMap(split_crops)
+               | "CropPoses" >> RunInference(
+                   KeyedModelHandler(CropPoseModelHandler(config, self._crop_batch_size)))
+               | "KeyCropsByFrame" >> beam.Map(by_frame))
+        meta = located | "FrameMeta" >> beam.Map(frame_meta)
+        return ({"meta": meta, "raw": raw}
+                | "RegroupByFrame" >> beam.CoGroupByKey()
+                | "Assemble" >> beam.MapTuple(assemble))
 
 
 class TrackPlayers(beam.PTransform):
@@ -172,56 +135,3 @@ class FormatTables(beam.PTransform):
 
         return {"poses": tracked | "PoseRows" >> beam.FlatMapTuple(pose_rows),
                 "tracks": tracked | "TrackRows" >> beam.FlatMapTuple(track_rows)}
-
-
-class _CommitVideoFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str):
-        self.output = output
-        self.run_id = run_id
-
-    def process(self, element):
-        video_id, tables = element
-        missing = set(TABLES) - set(tables)
-        if missing:  # cannot happen unless a sink dropped its output
-            raise RuntimeError(f"video {video_id}: tables {sorted(missing)} were not written")
-        commit_video(self.output, self.run_id, video_id)
-        yield video_id
-
-
-class WriteTables(beam.PTransform):
-    """Write every table with WriteToParquet, hive-partitioned by video, then commit.
-
-    ``tables``: ``{table: PCollection of row dicts}``.  Each video gets its own sink
-    per table (so its partition is its own directory) and its partitions become
-    visible together once all of them are written.
-    """
-
-    def __init__(self, output: str, run_id: str, video_ids: list[str]):
-        super().__init__()
-        self.output = output
-        self.run_id = run_id
-        self.video_ids = list(video_ids)
-
-    def expand(self, tables):
-        index = {v: i for i, v in enumerate(self.video_ids)}
-        n = len(self.video_ids)
-        staging = staging_root(self.output, self.run_id)
-        written = []
-        for table in TABLES:
-            schema = file_schema(table)
-            parts = tables[table] | f"Split{table.title()}ByVideo" >> beam.Partition(
-                lambda row, _n: index[row["video_id"]], n)
-            for video_id, part in zip(self.video_ids, parts):
-                done = (part
-                        | f"Drop{table.title()}PartitionColumn[{video_id}]" >> beam.Map(
-                            lambda r: {k: v for k, v in r.items() if k != "video_id"})
-                        | f"Write{table.title()}[{video_id}]" >> beam.io.WriteToParquet(
-                            partition_dir(staging, table, video_id) + "/part", schema,
-                            file_name_suffix=".parquet"))
-                written.append(done | f"Written{table.title()}[{video_id}]" >> beam.Map(
-                    lambda _, v=video_id, t=table: (v, t)))
-        return (written
-                | "AllWrites" >> beam.Flatten()
-                | "Distinct" >> beam.Distinct()
-                | "GroupTablesByVideo" >> beam.GroupByKey()
-                | "CommitPartitions" >> beam.ParDo(_CommitVideoFn(self.output, self.run_id)))

@@ -50,6 +50,17 @@ VIDEOS = pa.schema([
     pa.field("frames_processed", pa.int64()),  # frames that went through pose inference
     pa.field("pose_backend", pa.string()),
     pa.field("pipeline_version", pa.string()),
+    # Everything that changes the tags (versions, models, stride, ...) as canonical
+    # JSON: --skip-existing skips a video whose sha256 and tagging_config both match.
+    pa.field("tagging_config", pa.string()),
+    pa.field("run_id", pa.string()),
+    pa.field("tagged_at", pa.timestamp("ms", tz="UTC")),
+    # Match metadata, from a --manifest (null otherwise).
+    pa.field("competition", pa.string()),
+    pa.field("season", pa.string()),
+    pa.field("match_date", pa.string()),    # as given in the manifest, ideally ISO 8601
+    pa.field("home", pa.string()),
+    pa.field("away", pa.string()),
 ], metadata=_meta("videos"))
 
 POSES = pa.schema([
@@ -90,6 +101,33 @@ EVENTS = pa.schema([
 ], metadata=_meta("events"))
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS}
+
+MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "away")
+
+# One row per `matchtag run`, partitioned by run_id (DIR/runs/run_id=<id>/), written by
+# the launcher when the pipeline ends.
+RUNS = pa.schema([
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("started_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+    pa.field("ended_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+    pa.field("state", pa.string(), nullable=False),          # Beam's final state, e.g. DONE
+    pa.field("runner", pa.string()),
+    pa.field("matchtag_version", pa.string()),
+    pa.field("beam_version", pa.string()),
+    pa.field("tensorflow_version", pa.string()),
+    pa.field("tagging_config", pa.string()),
+    pa.field("options_json", pa.string()),                   # all pipeline options
+    pa.field("videos_total", pa.int64()),
+    pa.field("videos_ok", pa.int64()),
+    pa.field("videos_partial", pa.int64()),
+    pa.field("videos_failed", pa.int64()),
+    pa.field("videos_skipped", pa.int64()),
+    pa.field("frames_decoded", pa.int64()),
+    pa.field("people_detected", pa.int64()),
+    pa.field("events", pa.int64()),
+    pa.field("failures", pa.list_(pa.string())),             # "video_id: error"
+], metadata={b"matchtag.table": b"runs", b"matchtag.schema_version": SCHEMA_VERSION.encode(),
+             b"matchtag.partitioning": b"hive:run_id"})
 
 
 def file_schema(table: str) -> pa.Schema:

@@ -103,46 +103,89 @@ def probe(path: str) -> VideoInfo:
 
 
 class FrameReader:
-    """Iterate the frames of one video.
+    """Iterate the frames of one video, or of one frame range of it.
 
-    ``stride``: keep every Nth frame (others are grabbed but not converted).
-    ``max_frames``: stop after this many *kept* frames.
-    After iteration, ``frames_seen`` is how many frames the decoder delivered and
-    ``truncated`` says whether it stopped well short of the declared length (a
-    damaged or cut file): the frames before the damage are still yielded.
+    - ``stride``: keep every Nth frame counted from the start of the file (others are
+      grabbed but not converted), so ranges of one video keep the same frames as a
+      single pass would.
+    - ``max_frames``: stop after this many *kept* frames.
+    - ``start_frame`` / ``stop_frame``: decode only frames ``[start, stop)``; the reader
+      seeks to ``start`` (FFmpeg seeks to the previous keyframe and decodes forward;
+      the position is checked, and if the seek lands wrong it decodes from the start).
+
+    After iteration, ``frames_seen`` is how many frames the decoder delivered in the
+    range and ``truncated`` says whether it stopped well short of where the range (or
+    the container's declared length) says it should end: a damaged or cut file.  The
+    frames before the damage are still yielded.
     """
 
-    def __init__(self, path: str, stride: int = 1, max_frames: int | None = None):
+    def __init__(self, path: str, stride: int = 1, max_frames: int | None = None,
+                 start_frame: int = 0, stop_frame: int | None = None):
         if stride < 1:
             raise ValueError("stride must be >= 1")
+        if start_frame < 0 or (stop_frame is not None and stop_frame < start_frame):
+            raise ValueError(f"bad frame range [{start_frame}, {stop_frame})")
         self.path = path
         self.info = probe(path)
         self.stride = stride
         self.max_frames = max_frames
+        self.start_frame = start_frame
+        self.stop_frame = stop_frame
         self.frames_seen = 0
         self.frames_kept = 0
-        self.stopped_early = False  # max_frames reached
+        self.last_index = start_frame - 1
+        self.stopped_early = False  # max_frames or stop_frame reached
+
+    @property
+    def expected_end(self) -> int | None:
+        """Frame index (exclusive) this read should reach, or None if unknown."""
+        declared = self.info.frame_count
+        if self.stop_frame is not None and (declared <= 0 or self.stop_frame <= declared):
+            return self.stop_frame
+        return declared if declared > 0 else None
 
     @property
     def truncated(self) -> bool:
-        declared = self.info.frame_count
-        if self.stopped_early or declared <= 0:
+        end = self.expected_end
+        if self.stopped_early or end is None:
             return False
+        reached = self.start_frame + self.frames_seen
+        if self.stop_frame is not None and end == self.stop_frame and end < self.info.frame_count:
+            return reached < end  # a range inside the file must be read whole
         # Containers' frame counts are estimates; allow 1% + 2 frames of slack.
-        return self.frames_seen < declared - max(2, int(0.01 * declared))
+        return reached < end - max(2, int(0.01 * end))
+
+    def _seek(self, cap: cv2.VideoCapture) -> bool:
+        if self.start_frame == 0:
+            return True
+        cap.set(cv2.CAP_PROP_POS_FRAMES, self.start_frame)
+        if int(round(cap.get(cv2.CAP_PROP_POS_FRAMES))) == self.start_frame:
+            return True
+        # Seek refused or inexact (some containers): decode forward from frame 0.
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        for _ in range(self.start_frame):
+            if not cap.grab():
+                return False
+        return True
 
     def __iter__(self) -> Iterator[Frame]:
         cap = _open(self.path)
         fps = self.info.fps
         try:
-            index = 0
+            if not self._seek(cap):
+                return
+            index = self.start_frame
             while True:
                 if self.max_frames is not None and self.frames_kept >= self.max_frames:
+                    self.stopped_early = True
+                    break
+                if self.stop_frame is not None and index >= self.stop_frame:
                     self.stopped_early = True
                     break
                 if not cap.grab():
                     break
                 self.frames_seen += 1
+                self.last_index = index
                 if index % self.stride == 0:
                     ts = float(cap.get(cv2.CAP_PROP_POS_MSEC))
                     if index > 0 and ts <= 0 and fps > 0:  # backend gave no pts
@@ -156,6 +199,29 @@ class FrameReader:
                 index += 1
         finally:
             cap.release()
+
+
+def plan_ranges(declared_frames: int, range_frames: int, stride: int = 1,
+                limit_frame: int | None = None) -> list[tuple[int, int | None]]:
+    """Split a video into ``[start, stop)`` frame ranges that can be decoded in parallel.
+
+    Starts are multiples of ``stride`` (so every range keeps the frames one pass would).
+    The last range is open-ended (``stop=None``) so frames beyond a container's
+    under-declared length are not lost; ``limit_frame`` (from ``--max-frames``) closes it.
+    """
+    if range_frames < 1:
+        raise ValueError("range_frames must be >= 1")
+    step = -(-range_frames // stride) * stride  # round up to a multiple of stride
+    end = declared_frames if declared_frames > 0 else None
+    if limit_frame is not None:
+        end = limit_frame if end is None else min(end, limit_frame)
+    if end is None:
+        return [(0, None)]
+    starts = list(range(0, max(end, 1), step))
+    ranges: list[tuple[int, int | None]] = [(a, a + step) for a in starts]
+    last_start = starts[-1]
+    ranges[-1] = (last_start, limit_frame)
+    return ranges
 
 
 def file_sha256(path: str, chunk: int = 1 << 22) -> str:

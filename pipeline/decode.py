@@ -1,0 +1,237 @@
+"""DecodeFrames: videos -> frame ranges decoded in parallel -> frames, plus ``videos`` rows.
+
+A video is never read by one worker in one bundle: ``PlanRanges`` probes and hashes
+each file and cuts it into frame ranges (``--range-frames``, 1500 by default: 60 s
+at 25 fps); the ranges are reshuffled over workers, and each ``DecodeRange`` seeks
+to its start.  Frame indexes stay those of the file.  Each range reports how far it
+got; ``SummarizeVideos`` joins those reports with the plan into one ``videos`` row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline.commit import read_committed_video
+from tagging import __version__
+from tagging.video import FrameReader, VideoError, file_sha256, plan_ranges, probe
+
+LOG = logging.getLogger("matchtag")
+NAMESPACE = "matchtag"
+VIDEOS_TAG = "videos"
+SKIPPED_TAG = "skipped"
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One input: where it is, its id, and match metadata (from a manifest)."""
+
+    video_id: str
+    path: str
+    metadata: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    output: str
+    run_id: str
+    tagging_config: str        # canonical JSON; see pipeline.run.tagging_config
+    pose_backend: str
+    stride: int = 1
+    max_frames: int | None = None
+    range_frames: int = 1500
+    skip_existing: bool = False
+    progress: bool = False
+
+
+@contextlib.contextmanager
+def local_copy(path: str):
+    """A local file path for ``path``; URIs (gs://, s3://) are copied to a temp file."""
+    if "://" not in path:
+        yield path
+        return
+    suffix = os.path.splitext(path)[1]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        with FileSystems.open(path) as src:
+            shutil.copyfileobj(src, tmp, 1 << 22)
+        tmp.flush()
+        yield tmp.name
+
+
+class _Progress:
+    """One tqdm bar per video in this worker process (local runs only)."""
+
+    _bars: dict = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def update(cls, video_id: str, total: int | None, n: int = 1) -> None:
+        from tqdm import tqdm
+
+        with cls._lock:
+            bar = cls._bars.get(video_id)
+            if bar is None:
+                bar = cls._bars[video_id] = tqdm(total=total or None, desc=video_id, unit="frame",
+                                                 file=sys.stderr, leave=True, dynamic_ncols=True)
+            bar.update(n)
+
+    @classmethod
+    def close(cls, video_id: str) -> None:
+        with cls._lock:
+            bar = cls._bars.pop(video_id, None)
+        if bar is not None:
+            bar.close()
+
+
+def _base_row(job: VideoJob, s: DecodeSettings) -> dict:
+    row = {"video_id": job.video_id, "path": job.path, "sha256": None, "fps": None, "frame_count": None,
+           "width": None, "height": None, "duration_ms": None, "status": "failed", "error": None,
+           "frames_processed": 0, "pose_backend": s.pose_backend, "pipeline_version": __version__,
+           "tagging_config": s.tagging_config, "run_id": s.run_id, "tagged_at": None}
+    for key in ("competition", "season", "match_date", "home", "away"):
+        value = job.metadata.get(key)
+        row[key] = None if value in (None, "") else str(value)
+    return row
+
+
+class PlanRangesFn(beam.DoFn):
+    """VideoJob -> ranges ``(job, start, stop)``; plans on ``videos``; skips on ``skipped``."""
+
+    def __init__(self, settings: DecodeSettings):
+        self.s = settings
+        self.skipped = Metrics.counter(NAMESPACE, "videos_skipped")
+
+    def process(self, job: VideoJob):
+        s = self.s
+        plan = _base_row(job, s)
+        try:
+            with local_copy(job.path) as local:
+                info = probe(local)
+                plan.update(fps=info.fps, width=info.width, height=info.height, sha256=file_sha256(local),
+                            declared_frames=info.frame_count)
+        except VideoError as exc:
+            plan["error"] = str(exc)
+            yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
+            return
+        except Exception as exc:  # unreadable URI, permissions, ...
+            plan["error"] = f"{job.path}: {type(exc).__name__}: {exc}"
+            yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
+            return
+        if s.skip_existing:
+            old = read_committed_video(s.output, job.video_id)
+            if (old is not None and old.get("status") == "ok" and old.get("sha256") == plan["sha256"]
+                    and old.get("tagging_config") == s.tagging_config):
+                self.skipped.inc()
+                LOG.info("%s: already tagged with the same content and config; skipped", job.video_id)
+                yield TaggedOutput(SKIPPED_TAG, job.video_id)
+                return
+        limit = s.max_frames * s.stride if s.max_frames else None
+        for start, stop in plan_ranges(info.frame_count, s.range_frames, s.stride, limit):
+            yield job, start, stop
+        yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
+
+
+class DecodeRangeFn(beam.DoFn):
+    """(job, start, stop) -> frames ``((video_id, frame_index, timestamp_ms), rgb)``;
+    a report of how far the range got on ``videos``."""
+
+    def __init__(self, settings: DecodeSettings):
+        self.s = settings
+        self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
+
+    def process(self, element):
+        job, start, stop = element
+        s = self.s
+        report = {"start": start, "stop": stop, "frames_seen": 0, "frames_kept": 0, "last_index": start - 1,
+                  "truncated": False, "error": None}
+        reader = None
+        try:
+            with local_copy(job.path) as local:
+                reader = FrameReader(local, s.stride, None, start, stop)
+                for frame in reader:
+                    self.frames_decoded.inc()
+                    if s.progress:
+                        _Progress.update(job.video_id, reader.info.frame_count, s.stride)
+                    yield (job.video_id, frame.index, frame.timestamp_ms), frame.image
+            report["truncated"] = reader.truncated
+        except Exception as exc:  # one bad video must never sink the batch
+            LOG.exception("decoding %s frames [%s, %s) failed", job.path, start, stop)
+            report["error"] = f"{type(exc).__name__}: {exc}"
+        if reader is not None:
+            report.update(frames_seen=reader.frames_seen, frames_kept=reader.frames_kept,
+                          last_index=reader.last_index, declared=reader.info.frame_count)
+        yield TaggedOutput(VIDEOS_TAG, (job.video_id, report))
+
+
+def summarize_video(video_id: str, plans: list[dict], reports: list[dict]) -> dict:
+    """One ``videos`` row from the plan and all range reports of a video."""
+    (row,) = plans
+    row = dict(row)
+    declared = row.pop("declared_frames", None)
+    row["tagged_at"] = dt.datetime.now(dt.timezone.utc)
+    if row["sha256"] is None:  # probing failed: row already says why
+        return row
+    reports = sorted(reports, key=lambda r: r["start"])
+    seen = sum(r["frames_seen"] for r in reports)
+    kept = sum(r["frames_kept"] for r in reports)
+    row.update(frame_count=seen, frames_processed=kept,
+               duration_ms=seen * 1000.0 / row["fps"] if row["fps"] else None)
+    broken = [r for r in reports if r["truncated"] or r["error"]]
+    if not broken:
+        row.update(status="ok", error=None)
+        return row
+    first = broken[0]
+    stopped_at = first["last_index"] + 1
+    detail = f"; {first['error']}" if first["error"] else ""
+    row.update(status="partial" if kept else "failed",
+               error=(f"{row['path']}: decoding stopped at frame {stopped_at} of {declared} declared "
+                      f"(file damaged or truncated){detail}"
+                      + ("; frames before that point were tagged" if kept else "")))
+    return row
+
+
+class DecodeFrames(beam.PTransform):
+    """VideoJobs -> frames (main output), ``videos`` rows and skipped video ids."""
+
+    def __init__(self, settings: DecodeSettings):
+        super().__init__()
+        self.s = settings
+
+    def expand(self, jobs):
+        s = self.s
+        planned = (jobs
+                   | "PlanRanges" >> beam.ParDo(PlanRangesFn(s)).with_outputs(
+                       VIDEOS_TAG, SKIPPED_TAG, main="ranges"))
+        decoded = (planned.ranges
+                   | "SpreadRanges" >> beam.Reshuffle()
+                   | "DecodeRange" >> beam.ParDo(DecodeRangeFn(s)).with_outputs(VIDEOS_TAG, main="frames"))
+        failed = Metrics.counter(NAMESPACE, "videos_failed")
+        partial = Metrics.counter(NAMESPACE, "videos_partial")
+        ok = Metrics.counter(NAMESPACE, "videos_ok")
+
+        def summarize(item):
+            video_id, grouped = item
+            row = summarize_video(video_id, list(grouped["plan"]), list(grouped["reports"]))
+            {"ok": ok, "partial": partial}.get(row["status"], failed).inc()
+            if row["status"] != "ok":
+                LOG.warning("%s", row["error"])
+            if s.progress:
+                _Progress.close(video_id)
+            return row
+
+        videos = ({"plan": planned[VIDEOS_TAG], "reports": decoded[VIDEOS_TAG]}
+                  | "JoinRangeReports" >> beam.CoGroupByKey()
+                  | "SummarizeVideos" >> beam.Map(summarize))
+        return {"frames": decoded.frames, VIDEOS_TAG: videos, SKIPPED_TAG: planned[SKIPPED_TAG]}
