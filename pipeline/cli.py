@@ -4,6 +4,7 @@
     matchtag models fetch [--from TARBALL] [--force] [--model NAME ...]
     matchtag models list
     matchtag evaluate coverage --tags DIR [--json]
+    matchtag evaluate tracking --gt DIR [--noise-seed N] [--mode offline|online] [--json]
     matchtag evaluate pose --annotations COCO_JSON --images DIR [--backend ...] [--json]
 """
 
@@ -54,16 +55,17 @@ def cmd_run(argv: list[str]) -> int:
     import pandas as pd
 
     from pipeline.options import MatchtagOptions
-    from pipeline.run import UsageError, run, stage_config, validate
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline.run import UsageError, parse, run, stage_config, validate
 
     if not argv or "-h" in argv or "--help" in argv:
         parser = argparse.ArgumentParser(
-            prog="matchtag run", epilog="Any other --flag is a Beam pipeline option (e.g. --runner).")
+            prog="matchtag run", usage="matchtag run [INPUT ...] --output DIR [options] [beam options]",
+            epilog="INPUT: video files, globs or FileSystems URIs. "
+                   "Any other --flag is a Beam pipeline option (e.g. --runner).")
         MatchtagOptions._add_argparse_args(parser)
         parser.print_help()
         return EXIT_OK if argv else EXIT_USAGE
-    opts = PipelineOptions(argv).view_as(MatchtagOptions)
+    _, opts = parse(argv)
     try:
         validate(opts)
     except UsageError as exc:
@@ -116,6 +118,29 @@ def _evaluate_coverage(args) -> int:
     return EXIT_OK
 
 
+def _evaluate_tracking(args) -> int:
+    import json
+
+    from tagging.mot_eval import MotFormatError, evaluate_trackers, matchtag_tracker
+
+    try:
+        result = evaluate_trackers(args.gt, {args.mode: matchtag_tracker(args.mode)}, seed=args.noise_seed,
+                                   names=args.seqs, max_seqs=args.max_seqs, workers=args.workers)[args.mode]
+    except MotFormatError as exc:
+        _log(f"error: {exc}")
+        return EXIT_USAGE
+    result = {"mode": args.mode, "noise_seed": args.noise_seed, "gt": args.gt, **result}
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return EXIT_OK
+    cols = ("HOTA", "IDF1", "MOTA", "id_switches", "DetA", "AssA", "sequences")
+    print(f"{'':12s}" + "".join(f"{c:>12s}" for c in cols))
+    rows = [("overall", result["overall"]), *result["per_sport"].items()]
+    for name, m in rows:
+        print(f"{name:12s}" + "".join(f"{m[c]:12.3f}" if isinstance(m[c], float) else f"{m[c]:12d}" for c in cols))
+    return EXIT_OK
+
+
 def cmd_evaluate(argv: list[str]) -> int:
     """``matchtag evaluate WHAT``: each WHAT registers its parser here and sets ``handler``."""
     parser = argparse.ArgumentParser(prog="matchtag evaluate")
@@ -128,6 +153,18 @@ def cmd_evaluate(argv: list[str]) -> int:
 
     from pipeline.evaluate_pose import register as register_pose
     register_pose(sub)  # evaluate pose: OKS AP / PCKh of the pose stage
+
+    trk = sub.add_parser("tracking", help="tracker on MOT ground truth with seeded simulated detections "
+                                          "(docs/tracking.md)")
+    trk.add_argument("--gt", required=True, help="MOT-format directory: <seq>/gt/gt.txt and <seq>/seqinfo.ini")
+    trk.add_argument("--noise-seed", type=int, default=0, help="seed of the detection noise (default 0)")
+    trk.add_argument("--mode", choices=("offline", "online"), default="offline",
+                     help="offline: whole-video association (default); online: frame by frame only")
+    trk.add_argument("--seqs", nargs="+", help="only these sequences")
+    trk.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
+    trk.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    trk.add_argument("--json", action="store_true", help="print one JSON object")
+    trk.set_defaults(handler=_evaluate_tracking)
 
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -142,41 +142,39 @@ class StagingLock:
 def remove_dead_staging(output: str, max_age_s: float = 24 * 3600) -> list[str]:
     """Remove staging of runs that are gone: unlocked (local) or older than ``max_age_s``."""
     root = os.path.join(output, "_staging")
-    removed = []
+    removed: list[str] = []
     if not os.path.isdir(root):
         return removed
-    for name in os.listdir(root):
-        if name.endswith(".lock"):
-            continue
-        run_id = name.removesuffix("-replaced")
+    names = os.listdir(root)
+    run_ids = {n.removesuffix(".lock").removesuffix("-replaced") for n in names}
+    for run_id in run_ids:
         lock = os.path.join(root, f"{run_id}.lock")
-        alive = False
+        dirs = [os.path.join(root, n) for n in (run_id, run_id + "-replaced") if n in names]
         if os.path.exists(lock):
             with open(lock, "a") as fh:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     fcntl.flock(fh, fcntl.LOCK_UN)
+                    alive = False
                 except OSError:
                     alive = True
-        elif time.time() - os.path.getmtime(os.path.join(root, name)) < max_age_s:
-            alive = True  # no lock file: a remote-style run; keep until it is old
-        if not alive:
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-            if os.path.exists(lock):
-                os.remove(lock)
-            removed.append(name)
+        else:  # no lock file: a run from elsewhere (remote launcher); keep until it is old
+            alive = any(time.time() - os.path.getmtime(d) < max_age_s for d in dirs)
+        if alive:
+            continue
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        if os.path.exists(lock):
+            os.remove(lock)
+        removed.append(run_id)
     return removed
 
 
 def cleanup_staging(output: str, run_id: str) -> None:
+    """Remove this run's staging (what is left after every video was committed)."""
     for suffix in ("", "-replaced"):
         path = staging_root(output, run_id) + suffix
         if _is_local(output):
             shutil.rmtree(path, ignore_errors=True)
         elif FileSystems.exists(path):
             FileSystems.delete([path])
-    if _is_local(output):
-        try:
-            os.rmdir(FileSystems.join(output, "_staging"))
-        except OSError:
-            pass  # other runs still staging, or already gone

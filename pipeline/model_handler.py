@@ -1,13 +1,22 @@
-"""Our RunInference ModelHandler: frames (RGB uint8 arrays) in, FramePoses out.
+"""Our RunInference ModelHandlers for the pose stage.
 
 Beam's TensorFlow handler depends on tensorflow_hub, which does not work with TF
-2.21, so the pose stage brings its own handler.  RunInference loads the model once
-per worker process (through Beam's shared handle) and feeds it batches.
+2.21, so the pose stage brings its own handlers:
+
+- ``PoseModelHandler``: frames in, FramePoses out (the MultiPose backend, and any
+  caller that wants one step);
+- ``DetectModelHandler`` + ``CropPoseModelHandler``: the top-down backend in two
+  RunInference steps, so that person crops from many frames form one model batch
+  (``BatchElements`` over crops, not frames).
+
+All handlers of one worker process share one estimator per configuration
+(:func:`shared_estimator`), so the detector and crop graphs are loaded once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
@@ -24,6 +33,11 @@ class PoseStageConfig:
     detector: DetectorConfig = DetectorConfig()
     pose: PoseConfig = PoseConfig()
 
+    def __post_init__(self):
+        # ``posenet`` is the top-down backend with PoseNet on the crops.
+        if self.backend == "posenet" and self.pose.crop_model != "posenet":
+            object.__setattr__(self, "pose", replace(self.pose, crop_model="posenet"))
+
     @property
     def model_names(self) -> list[str]:
         if self.backend == "multipose":
@@ -35,6 +49,8 @@ class PoseStageConfig:
         if self.backend == "multipose":
             return "movenet-multipose"
         tiles = f"+tiles{self.detector.tile_px}" if self.detector.tile_px else ""
+        if self.detector.tile_px < 0:
+            tiles = "+autotiles"
         return f"{self.detector.model}{tiles}/{self.pose.crop_model}"
 
 
@@ -47,6 +63,22 @@ def build_estimator(config: PoseStageConfig):
     return TopDownPoseEstimator(detector, load_model(config.pose.crop_model), config.pose)
 
 
+_SHARED: dict = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_estimator(config: PoseStageConfig):
+    """One estimator per configuration and worker process (loaded on first use).
+
+    Beam's RunInference shares a model per handler; the top-down stage has two
+    handlers (detection, crops) that need the same graphs, so they share this one.
+    """
+    with _SHARED_LOCK:
+        if config not in _SHARED:
+            _SHARED[config] = build_estimator(config)
+        return _SHARED[config]
+
+
 class PoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     """RunInference handler for the pose stage."""
 
@@ -56,7 +88,7 @@ class PoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
         self._max_batch_size = max_batch_size
 
     def load_model(self):
-        return build_estimator(self._config)
+        return shared_estimator(self._config)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:
@@ -67,6 +99,66 @@ class PoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return sum(int(f.nbytes) for f in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "matchtag_pose"
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+
+
+class DetectModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+    """Top-down step 1: frame -> ``(Detections, crop_boxes (N, 4), crops (N, S, S, 3) uint8)``."""
+
+    def __init__(self, config: PoseStageConfig, max_batch_size: int = 4):
+        super().__init__()
+        self._config = config
+        self._max_batch_size = max_batch_size
+
+    def load_model(self):
+        return shared_estimator(self._config)
+
+    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
+                      ) -> Iterable[PredictionResult]:
+        out = []
+        for frame in batch:
+            dets, crop_boxes = model.locate(frame)
+            out.append(PredictionResult(example=None, inference=(dets, crop_boxes, model.crops(frame, crop_boxes)),
+                                        model_id=self._config.detector.model))
+        return out
+
+    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
+        return sum(int(f.nbytes) for f in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "matchtag_detect"
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+
+
+class CropPoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+    """Top-down step 2: person crops (S, S, 3) uint8 -> (17, 3) (y, x, score) in the crop.
+
+    BatchElements hands it up to ``max_batch_size`` crops at a time, from any frames;
+    the crop model runs them in one call (tagging.movenet.BatchedMoveNet).
+    """
+
+    def __init__(self, config: PoseStageConfig, max_batch_size: int = 16):
+        super().__init__()
+        self._config = config
+        self._max_batch_size = max_batch_size
+
+    def load_model(self):
+        return shared_estimator(self._config)
+
+    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
+                      ) -> Iterable[PredictionResult]:
+        raw = model.run_crops(np.stack(batch))
+        return [PredictionResult(example=None, inference=r, model_id=self._config.pose.crop_model) for r in raw]
+
+    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
+        return sum(int(c.nbytes) for c in batch)
 
     def get_metrics_namespace(self) -> str:
         return "matchtag_pose"

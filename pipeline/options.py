@@ -20,7 +20,10 @@ class MatchtagOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("inputs", nargs="*", help="video files, globs or FileSystems URIs")
+        # Positional INPUTs of `matchtag run` arrive here (see pipeline.run.parse); a
+        # positional argument inside PipelineOptions would swallow Beam flag values.
+        parser.add_argument("--input", dest="inputs", action="append", default=[],
+                            help="video file, glob or FileSystems URI (repeatable)")
         parser.add_argument("--output", required=True, help="output directory for the tables")
         parser.add_argument("--stride", type=int, default=1,
                             help="process every Nth frame (default 1: every frame)")

@@ -208,8 +208,35 @@ def _progress_enabled(opts: MatchtagOptions, options: PipelineOptions) -> bool:
     return opts.progress == "on" and local
 
 
+def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(positional INPUTs, flags) of ``matchtag run`` arguments.
+
+    Parsed with every Beam option known, so ``--runner X`` keeps its value.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    classes = {str(c): c for c in PipelineOptions.__subclasses__()}
+    for cls in classes.values():
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:  # an option class registered twice
+            pass
+    parser.add_argument("positional_inputs", nargs="*")
+    known, _ = parser.parse_known_intermixed_args(argv)
+    positional = list(known.positional_inputs)
+    flags, remaining = [], list(positional)
+    for token in argv:
+        if remaining and token == remaining[0]:
+            remaining.pop(0)
+        else:
+            flags.append(token)
+    return positional, flags
+
+
 def parse(argv: list[str]) -> tuple[PipelineOptions, MatchtagOptions]:
-    options = PipelineOptions(argv)
+    positional, flags = split_positional(argv)
+    options = PipelineOptions(flags + [f"--input={p}" for p in positional])
     std = options.view_as(StandardOptions)
     if not std.runner:
         std.runner = DEFAULT_LOCAL_RUNNER
