@@ -73,7 +73,8 @@ def cmd_run(argv: list[str]) -> int:
         return EXIT_USAGE
     try:
         # Fetch in the launcher, with progress, so workers on this machine find them.
-        fetch_models(stage_config(opts).model_names, log=_log)
+        if opts.pose != "replay":
+            fetch_models(stage_config(opts).model_names, log=_log)
     except ModelFetchError as exc:
         _log(f"error: {exc}")
         return EXIT_USAGE
@@ -123,6 +124,7 @@ def _evaluate_tracking(args) -> int:
 
     from tagging.mot_eval import MotFormatError, evaluate_trackers, matchtag_tracker
 
+    logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
     try:
         result = evaluate_trackers(args.gt, {args.mode: matchtag_tracker(args.mode)}, seed=args.noise_seed,
                                    names=args.seqs, max_seqs=args.max_seqs, workers=args.workers)[args.mode]
@@ -170,9 +172,35 @@ def cmd_evaluate(argv: list[str]) -> int:
     return args.handler(args)
 
 
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors (MATCHTAG_LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler()
+    if os.environ.get("MATCHTAG_LOG_FORMAT", "").lower() == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    if not any(getattr(h, "_matchtag", False) for h in root.handlers):
+        handler._matchtag = True
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _setup_logging()
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     commands = {"run": cmd_run, "models": cmd_models, "evaluate": cmd_evaluate}

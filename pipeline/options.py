@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-POSE_BACKENDS = ("topdown", "multipose")
+POSE_BACKENDS = ("topdown", "multipose", "replay")
 DETECTORS = ("centernet", "nanodet")
-CROP_MODELS = ("movenet-lightning", "movenet-thunder")
+CROP_MODELS = ("movenet-thunder", "movenet-lightning", "posenet")
 EVENT_MODELS = ("rules",)
 
 # Beam's DirectRunner first tries the Prism runner, which downloads a Go binary at
@@ -32,13 +32,17 @@ class MatchtagOptions(PipelineOptions):
         parser.add_argument("--pose", choices=POSE_BACKENDS, default="topdown",
                             help="topdown: person detector + MoveNet per crop (default); "
                                  "multipose: MoveNet MultiPose (at most 6 people per frame)")
+        parser.add_argument("--poses_from", "--poses-from", dest="poses_from", default=None,
+                            help="with --pose replay: output directory of an earlier run whose "
+                                 "poses table is reused instead of running the models")
         parser.add_argument("--detector", choices=DETECTORS, default="centernet",
                             help="person detector of the topdown backend")
         parser.add_argument("--crop_model", "--crop-model", dest="crop_model", choices=CROP_MODELS,
-                            default="movenet-lightning", help="MoveNet model run on each person crop")
-        parser.add_argument("--tile_px", "--tile-px", dest="tile_px", type=int, default=0,
+                            default="movenet-thunder", help="single-pose model run on each person crop")
+        parser.add_argument("--tile_px", "--tile-px", dest="tile_px", type=int, default=-1,
                             help="also detect on overlapping square tiles of this size "
-                                 "(for small, distant players); 0 = whole frame only")
+                                 "(for small, distant players); -1 = automatic when the frame is "
+                                 "large and its people small (default), 0 = whole frame only")
         parser.add_argument("--events_model", "--events-model", dest="events_model",
                             choices=EVENT_MODELS, default="rules", help="event tagger")
         parser.add_argument("--manifest", default=None,

@@ -143,10 +143,12 @@ def validate(opts: MatchtagOptions) -> None:
         raise UsageError("--max-frames must be >= 1")
     if opts.inference_batch_size < 1:
         raise UsageError("--inference-batch-size must be >= 1")
-    if opts.tile_px < 0:
-        raise UsageError("--tile-px must be >= 0")
+    if opts.tile_px < -1:
+        raise UsageError("--tile-px must be -1 (automatic), 0 (off) or a tile side in pixels")
     if opts.range_frames < 1:
         raise UsageError("--range-frames must be >= 1")
+    if (opts.pose == "replay") != bool(opts.poses_from):
+        raise UsageError("--pose replay and --poses-from DIR go together")
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
@@ -183,16 +185,21 @@ class RunResult:
 def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], run_id: str):
     """Add the matchtag stages to ``pipeline`` for ``jobs``."""
     config = stage_config(opts)
+    backend = f"replay:{opts.poses_from}" if opts.pose == "replay" else config.model_id
     settings = DecodeSettings(output=opts.output, run_id=run_id, tagging_config=tagging_config(opts),
-                              pose_backend=config.model_id, stride=opts.stride, max_frames=opts.max_frames,
+                              pose_backend=backend, stride=opts.stride, max_frames=opts.max_frames,
                               range_frames=opts.range_frames, skip_existing=opts.skip_existing,
                               progress=_progress_enabled(opts, pipeline.options))
     decoded = (pipeline
                | "ListVideos" >> beam.Create(jobs)
                | "DecodeFrames" >> DecodeFrames(settings))
-    tracked = (decoded["frames"]
-               | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
-               | "TrackPlayers" >> TrackPlayers())
+    if opts.pose == "replay":
+        from pipeline.replay import ReplayPoses
+
+        poses = decoded["frames"] | "ReplayPoses" >> ReplayPoses(opts.poses_from)
+    else:
+        poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
+    tracked = poses | "TrackPlayers" >> TrackPlayers()
     tables = tracked | "FormatTables" >> FormatTables()
     tables["events"] = tracked | "TagEvents" >> TagEvents()
     tables["videos"] = decoded["videos"]

@@ -218,3 +218,17 @@ def test_multiprocess_local_workers(tmp_path, astronaut, models):
     assert main(["run", *inputs, "--output", str(out), "--runner", "FnApiRunner",
                  "--direct_running_mode=multi_processing", "--direct_num_workers=2"]) == 0
     assert _counts(out)["poses"] == 12 and set(read_table(out, "videos").status) == {"ok"}
+
+
+def test_replay_retags_from_stored_poses_without_models(batch, tmp_path):
+    manifest = tmp_path / "one.csv"
+    manifest.write_text(f"path,video_id\n{batch['root'] / 'm1.avi'},match-1\n")
+    out = tmp_path / "replayed"
+    assert main(["run", "--manifest", str(manifest), "--output", str(out), "--pose", "replay",
+                 "--poses-from", str(batch["out"]), *RUNNER]) == 0
+    cols = ["frame_index", "bbox_x1", "nose_x", "score"]
+    old = read_table(batch["out"], "poses", "match-1")[cols].sort_values(cols).reset_index(drop=True)
+    new = read_table(out, "poses", "match-1")[cols].sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, new)
+    assert read_table(out, "videos").iloc[0].pose_backend.startswith("replay:")
+    assert main(["run", "--manifest", str(manifest), "--output", str(out), "--pose", "replay", *RUNNER]) == 2
