@@ -185,8 +185,16 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class _DropBeamNoise(logging.Filter):
+    """Beam's RunInference warns on every bundle that it cannot read memory usage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Resource module is not available" not in record.getMessage()
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(_DropBeamNoise())
     if os.environ.get("MATCHTAG_LOG_FORMAT", "").lower() == "json":
         handler.setFormatter(_JsonFormatter())
     else:

@@ -70,6 +70,13 @@ def local_copy(path: str):
         yield tmp.name
 
 
+def _frames_to_process(declared: int, s: DecodeSettings) -> int | None:
+    total = -(-declared // s.stride) if declared > 0 else None
+    if s.max_frames:
+        total = min(total, s.max_frames) if total else s.max_frames
+    return total
+
+
 class _Progress:
     """One tqdm bar per video in this worker process (local runs only)."""
 
@@ -78,6 +85,7 @@ class _Progress:
 
     @classmethod
     def update(cls, video_id: str, total: int | None, n: int = 1) -> None:
+        """Advance ``video_id``'s bar by ``n`` processed frames out of ``total``."""
         from tqdm import tqdm
 
         with cls._lock:
@@ -163,7 +171,7 @@ class DecodeRangeFn(beam.DoFn):
                 for frame in reader:
                     self.frames_decoded.inc()
                     if s.progress:
-                        _Progress.update(job.video_id, reader.info.frame_count, s.stride)
+                        _Progress.update(job.video_id, _frames_to_process(reader.info.frame_count, s))
                     yield (job.video_id, frame.index, frame.timestamp_ms), frame.image
             report["truncated"] = reader.truncated
         except Exception as exc:  # one bad video must never sink the batch
