@@ -124,27 +124,32 @@ class PlanRangesFn(beam.DoFn):
     def process(self, job: VideoJob):
         s = self.s
         plan = _base_row(job, s)
+        info = None
         try:
             with local_copy(job.path) as local:
+                # Hash first: a file that is readable but not decodable still gets a
+                # hash, so --skip-existing does not retry the same broken bytes nightly.
+                plan["sha256"] = file_sha256(local) if os.path.isfile(local) else None
                 info = probe(local)
-                plan.update(fps=info.fps, width=info.width, height=info.height, sha256=file_sha256(local),
+                plan.update(fps=info.fps, width=info.width, height=info.height,
                             declared_frames=info.frame_count)
         except VideoError as exc:
             plan["error"] = str(exc)
-            yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
-            return
         except Exception as exc:  # unreadable URI, permissions, ...
             plan["error"] = f"{job.path}: {type(exc).__name__}: {exc}"
-            yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
-            return
-        if s.skip_existing:
+        if s.skip_existing and plan["sha256"] is not None:
             old = read_committed_video(s.output, job.video_id)
-            if (old is not None and old.get("status") == "ok" and old.get("sha256") == plan["sha256"]
+            # Same bytes + same config = same tags, whatever the status was; a failure
+            # before hashing (I/O, permissions) has no sha256 and is always retried.
+            if (old is not None and old.get("sha256") == plan["sha256"]
                     and old.get("tagging_config") == s.tagging_config):
                 self.skipped.inc()
                 LOG.info("%s: already tagged with the same content and config; skipped", job.video_id)
                 yield TaggedOutput(SKIPPED_TAG, job.video_id)
                 return
+        if info is None:
+            yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
+            return
         limit = s.max_frames * s.stride if s.max_frames else None
         for start, stop in plan_ranges(info.frame_count, s.range_frames, s.stride, limit):
             yield job, start, stop
@@ -189,7 +194,7 @@ def summarize_video(video_id: str, plans: list[dict], reports: list[dict]) -> di
     row = dict(row)
     declared = row.pop("declared_frames", None)
     row["tagged_at"] = dt.datetime.now(dt.timezone.utc)
-    if row["sha256"] is None:  # probing failed: row already says why
+    if row["error"] is not None:  # probing failed: row already says why
         return row
     reports = sorted(reports, key=lambda r: r["start"])
     seen = sum(r["frames_seen"] for r in reports)
