@@ -1,0 +1,77 @@
+"""Train the default event model shipped in tagging/data/events_default.skops.
+
+    python bench/train_default_events_model.py --real-tags DIR [DIR ...] [--out PATH]
+
+Reproducible: the same inputs give the same file.  Training data:
+
+- **positives (synthetic)**: ``tagging.synth.generate_dataset(seed=SEED, ...)`` with
+  the TRAIN_VIEWS camera families only (frontal, side-on, from behind, each
+  mirrored or not); the oblique family is kept for the held-out test
+  (bench/events_synthetic_eval.py).  Synthetic background motions too.
+- **real negatives**: every track of every video in the ``poses`` tables under the
+  given ``matchtag run`` output directories, all labelled background (none of the
+  real videos contains a throw-in; any kick, jump or fall in them is taught as
+  background too, which makes the model conservative on such footage).
+
+The shipped file was made from the outputs of
+``matchtag run`` on street_crowd_openpose.avi, soccer_wide_dfl_08fd33_4.mp4,
+basketball_240p_mmaction2.mp4 and ntu_single_person_1080p.avi from
+../shared/data/video (all frames, default options).  walkers_intel_139s.mp4 is
+left out, as a real video the model has never seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tagging.event_data import read_sequences
+from tagging.event_model import BACKGROUND, DEFAULT_MODEL_PATH, TrainConfig, build_training_set, train_model
+from tagging.synth import EVENT_TYPES, TRAIN_VIEWS, generate_dataset
+
+SEED = 2026
+N_PER_EVENT = 400
+N_BACKGROUND = 800
+MODEL_NAME = "matchtag-events-default-1"
+
+
+def train_default(real_tags: list[str], exclude_videos=()):
+    """The default model's recipe; ``exclude_videos`` leaves real videos out (leave-one-out checks)."""
+    classes = [BACKGROUND, *EVENT_TYPES]
+    tracks = [(s.timestamps_ms, s.keypoints, s.events)
+              for s in generate_dataset(SEED, N_PER_EVENT, N_BACKGROUND, views=TRAIN_VIEWS)]
+    n_syn = len(tracks)
+    real = []
+    for d in real_tags:
+        for vid, seqs in sorted(read_sequences(d).items()):
+            if vid in exclude_videos:
+                continue
+            real.append(vid)
+            tracks.extend((ts, kps, []) for _, (ts, kps) in sorted(seqs.items()))
+    cfg = TrainConfig()
+    X, y = build_training_set(tracks, classes, train_config=cfg)
+    info = {"synthetic_tracks": n_syn, "synthetic_seed": SEED, "synthetic_views": list(TRAIN_VIEWS),
+            "real_negative_videos": real, "real_negative_tracks": len(tracks) - n_syn,
+            "positives": "synthetic (tagging/synth.py)"}
+    return train_model(X, y, classes, MODEL_NAME, train_config=cfg, training_info=info), len(X)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real-tags", nargs="*", default=[], help="`matchtag run` output dirs: real negatives")
+    ap.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="model file to write")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    model, n_windows = train_default(args.real_tags)
+    path = model.save(args.out)
+    t = model.training
+    print(f"{model.name}: {n_windows} windows from {t['synthetic_tracks']} synthetic + "
+          f"{t['real_negative_tracks']} real tracks ({', '.join(t['real_negative_videos']) or 'none'}); "
+          f"{time.time() - t0:.0f} s -> {path} ({path.stat().st_size} bytes)")
+    print("frames per class:", model.training["frames_per_class"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""From tag tables to event-model inputs: track sequences, labelled tracks, re-tagging.
+
+Training and evaluation read the ``poses`` table that ``matchtag run`` wrote, so an
+analyst labels events against videos already processed, and a new model can be
+scored without running pose inference again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tagging.events import tag_events as rule_tag_events
+from tagging.queries import keypoints_array, read_table
+
+LOG = logging.getLogger("matchtag")
+
+
+def sequences_from_poses(poses: pd.DataFrame) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """``{video_id: {track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}}``; untracked rows dropped."""
+    out: dict[str, dict] = {}
+    poses = poses[poses.track_id >= 0].sort_values(["video_id", "track_id", "timestamp_ms"], kind="stable")
+    kps = keypoints_array(poses)
+    ts = poses.timestamp_ms.to_numpy(np.float64)
+    for (vid, tid), idx in poses.groupby(["video_id", "track_id"], sort=False).indices.items():
+        out.setdefault(str(vid), {})[int(tid)] = (ts[idx], kps[idx])
+    return out
+
+
+def read_sequences(tags_dir: str | Path, video_ids=None) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    tags_dir = Path(tags_dir)
+    if not (tags_dir / "poses").is_dir():
+        raise FileNotFoundError(f"{tags_dir}: no poses table (expected {tags_dir / 'poses'}; "
+                                "give the output directory of `matchtag run`)")
+    poses = read_table(tags_dir, "poses")
+    if video_ids is not None:
+        poses = poses[poses.video_id.isin(set(map(str, video_ids)))]
+    return sequences_from_poses(poses)
+
+
+def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels") -> tuple[list, dict]:
+    """Training tracks ``[(timestamps_ms, keypoints, [(type, start, end, peak)])]`` and a report.
+
+    A label with ``track_id`` belongs to that track.  Without one, it belongs to the
+    only track that has poses during the event; if several do, the label is
+    skipped (and their frames in the event window are left out of training, so
+    they are not taught as background): say which player with ``track_id``.
+    """
+    report = {"labels": int(len(labels)), "used": 0, "skipped": []}
+    per_track: dict[tuple[str, int], list] = {}
+    ignore: dict[tuple[str, int], list] = {}
+    missing_videos = sorted(set(labels.video_id) - set(sequences))
+    for v in missing_videos:
+        report["skipped"].append(f"video {v}: not in the poses table")
+    for row in labels.itertuples():
+        seqs = sequences.get(row.video_id)
+        if not seqs:
+            continue
+        ev = (row.event_type, float(row.start_ms), float(row.end_ms), float(row.peak_ms))
+        if not pd.isna(row.track_id):
+            tid = int(row.track_id)
+            if tid not in seqs:
+                report["skipped"].append(f"video {row.video_id}: track {tid} not in the poses table")
+                continue
+            per_track.setdefault((row.video_id, tid), []).append(ev)
+            report["used"] += 1
+            continue
+        during = [tid for tid, (ts, _) in seqs.items() if ((ts >= row.start_ms) & (ts <= row.end_ms)).any()]
+        if len(during) == 1:
+            per_track.setdefault((row.video_id, during[0]), []).append(ev)
+            report["used"] += 1
+        else:
+            for tid in during:
+                ignore.setdefault((row.video_id, tid), []).append(ev)
+            report["skipped"].append(f"video {row.video_id}: {row.event_type} at {row.peak_ms:.0f} ms has no "
+                                     f"track_id and {len(during)} tracks have poses then")
+    tracks = []
+    for vid, seqs in sequences.items():
+        for tid, (ts, kps) in seqs.items():
+            evs = per_track.get((vid, tid), [])
+            ign = [("__ignore__", s, e, p) for _, s, e, p in ignore.get((vid, tid), [])]
+            tracks.append((ts, kps, evs + ign))
+    return tracks, report
+
+
+def tag_sequences(sequences: dict, model) -> pd.DataFrame:
+    """Events table rows (with ``video_id``) from sequences; ``model`` None = the Law-15 rule."""
+    rows = []
+    for vid, seqs in sorted(sequences.items()):
+        events = rule_tag_events(seqs) if model is None else model.tag_events(seqs)
+        rows.extend({"video_id": vid, **asdict(e)} for e in events)
+    cols = ["video_id", "event_type", "track_id", "start_ms", "end_ms", "peak_ms", "confidence", "model"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def train_from_tables(labels: pd.DataFrame, tags_dir: str | Path, name: str, train_config=None,
+                      log=LOG.info):
+    """Train an event model on the labelled videos of ``tags_dir`` (every frame not in a
+    labelled event is background).  Returns ``(model, report)``."""
+    from tagging.event_model import BACKGROUND, TrainConfig, build_training_set, train_model
+
+    train_config = train_config or TrainConfig()
+    sequences = read_sequences(tags_dir, sorted(set(labels.video_id)))
+    tracks, report = labelled_tracks(labels, sequences)
+    for msg in report["skipped"]:
+        log(f"skipped: {msg}")
+    classes = [BACKGROUND] + sorted(set(labels.event_type) - {BACKGROUND})
+    X, y = build_training_set(tracks, classes, train_config=train_config)
+    log(f"{report['used']} of {report['labels']} labels used; {len(X)} training windows")
+    model = train_model(X, y, classes, name, train_config=train_config,
+                        training_info={"source": str(tags_dir), "labels_used": report["used"],
+                                       "labels": report["labels"]})
+    return model, report

@@ -1,0 +1,87 @@
+"""tagging/features.py: invariances and missing keypoints, on synthetic sequences."""
+
+import numpy as np
+import pytest
+
+from tagging.features import FEATURE_VERSION, FeatureConfig, feature_names, track_features
+from tagging.keypoints import KEYPOINT_NAMES, KP
+from tagging.synth import TrackSpec, generate_track
+
+SWAP = np.array([KEYPOINT_NAMES.index(n.replace("left_", "T_").replace("right_", "left_").replace("T_", "right_"))
+                 for n in KEYPOINT_NAMES])
+
+
+@pytest.fixture(scope="module")
+def throw_in():
+    tr = generate_track(TrackSpec("throw_in", 90.0, 10.0, False, 200.0, 25.0), np.random.default_rng(3), noise=None)
+    return tr.timestamps_ms, tr.keypoints
+
+
+def test_shape_names_and_version(throw_in):
+    tf = track_features(*throw_in)
+    assert tf.X.shape == (len(tf.grid_ms), len(feature_names()))
+    assert np.isfinite(tf.X).all()
+    assert np.allclose(np.diff(tf.grid_ms), 50.0)
+    assert FEATURE_VERSION
+
+
+def test_scale_and_translation_invariant(throw_in):
+    ts, k = throw_in
+    moved = k.copy()
+    moved[..., :2] = k[..., :2] * 2.7 + np.array([313.0, -120.0])
+    a, b = track_features(ts, k), track_features(ts, moved)
+    np.testing.assert_allclose(a.X, b.X, rtol=1e-3, atol=1e-3)
+
+
+def test_mirror_invariant(throw_in):
+    ts, k = throw_in
+    m = k[:, SWAP].copy()
+    m[..., 0] = 1000.0 - m[..., 0]
+    np.testing.assert_allclose(track_features(ts, k).X, track_features(ts, m).X, rtol=1e-3, atol=1e-3)
+
+
+def test_frame_rate_does_not_change_the_grid(throw_in):
+    ts, k = throw_in
+    a = track_features(ts, k)
+    b = track_features(ts[::2], k[::2])     # 12.5 fps: same grid span, nearly the same features
+    n = min(len(a.grid_ms), len(b.grid_ms))
+    assert abs(len(a.grid_ms) - len(b.grid_ms)) <= 1
+    assert np.median(np.abs(a.X[:n] - b.X[:n])) < 0.05
+
+
+def test_low_score_keypoints_are_imputed_not_trusted(throw_in):
+    ts, k = throw_in
+    bad = k.copy()
+    w = KP["left_wrist"]
+    bad[10:14, w, :2] = 1e6            # garbage position...
+    bad[10:14, w, 2] = 0.05            # ...with a low score: must be ignored
+    a, b = track_features(ts, k), track_features(ts, bad)
+    assert np.isfinite(b.X).all()
+    assert np.abs(b.X).max() < 1e3
+    conf_arms = feature_names().index("conf_arms_min")
+    assert b.X[:, conf_arms].min() < a.X[:, conf_arms].min()    # the window knows it was imputed
+
+
+def test_keypoint_never_seen_falls_back_to_parent(throw_in):
+    ts, k = throw_in
+    bad = k.copy()
+    bad[:, KP["right_ankle"], 2] = 0.0
+    tf = track_features(ts, bad)
+    assert np.isfinite(tf.X).all() and len(tf.grid_ms) > 0
+
+
+def test_gap_splits_segments_and_empty_inputs():
+    tr = generate_track(TrackSpec(None, 0.0, 5.0, False, 150.0, 25.0), np.random.default_rng(1), noise=None)
+    ts, k = tr.timestamps_ms.copy(), tr.keypoints
+    ts[len(ts) // 2:] += 2000.0                 # tracker lost the player for 2 s
+    tf = track_features(ts, k)
+    assert set(np.unique(tf.segment)) == {0, 1}
+    assert not ((tf.grid_ms > ts[len(ts) // 2 - 1] + 1) & (tf.grid_ms < ts[len(ts) // 2] - 1)).any()
+    assert track_features(ts[:1], k[:1]).X.shape == (0, len(feature_names()))
+    with pytest.raises(ValueError, match="keypoints must be"):
+        track_features(ts, k[:, :5])
+
+
+def test_config_window_changes_nothing_structural(throw_in):
+    tf = track_features(*throw_in, FeatureConfig(window_s=0.6))
+    assert tf.X.shape[1] == len(feature_names())
