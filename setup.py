@@ -22,6 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "tagging", "tagging.*",
                                     "schemas", "schemas.*"]),
+    package_data={"tagging": ["data/*.skops"]},   # the default event model (~0.5 MB)
     install_requires=[
         "apache-beam>=2.77,<2.78",
         "tensorflow>=2.21,<2.22",
@@ -31,6 +32,7 @@ setup(
         "opencv-python-headless>=5.0,<5.1",
         "scikit-learn>=1.9,<1.10",
         "scipy>=1.11,<2",
+        "skops>=0.16,<0.17",         # event model files (no pickle); format pinned with the model
         "pycocotools>=2.0.8,<2.1",   # OKS AP in `matchtag evaluate pose`
     ],
     extras_require={
@@ -38,6 +40,15 @@ setup(
             "pytest>=8,<10",
             "scikit-image>=0.25,<0.27",   # real test images (astronaut)
             "av>=14,<19",                 # writes H.264 test clips (cv2-headless cannot)
+            "motmetrics>=1.4,<1.5",       # matchtag evaluate tracking: IDF1, MOTA, ID switches
+            # trackeval (HOTA) is installed separately with --no-deps: it requires the
+            # GUI opencv-python, which would clash with opencv-python-headless.
+            # pip install --no-deps "trackeval>=1.3,<1.4"   (see README, Test)
+        ],
+        "bench": [                        # bench/tracking_vs_peers.py: peer trackers, no weights
+            "trackers>=2.1,<2.2",
+            "norfair>=2.1,<2.2",
+            "supervision>=0.26,<0.31",    # 0.31 removed ByteTrack
         ],
     },
     entry_points={"console_scripts": ["matchtag=pipeline.cli:main"]},

@@ -4,8 +4,10 @@
     matchtag models fetch [--from TARBALL] [--force] [--model NAME ...]
     matchtag models list
     matchtag evaluate coverage --tags DIR [--json]
-    matchtag evaluate tracking --gt DIR [--noise-seed N] [--mode offline|online] [--json]
+    matchtag evaluate tracking --gt DIR [--noise-seed N] [--mode offline|online] [--chunk-frames N] [--json]
     matchtag evaluate pose --annotations COCO_JSON --images DIR [--backend ...] [--json]
+    matchtag evaluate events --labels LABELS.csv --tags DIR [--events-model MODEL|rules] [--json]
+    matchtag train --labels LABELS.csv --tags DIR --out MODEL.skops
 """
 
 from __future__ import annotations
@@ -126,12 +128,22 @@ def _evaluate_tracking(args) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
     try:
-        result = evaluate_trackers(args.gt, {args.mode: matchtag_tracker(args.mode)}, seed=args.noise_seed,
+        import motmetrics  # noqa: F401
+        import trackeval  # noqa: F401
+    except ImportError as exc:
+        _log(f"error: {exc.name} is needed for tracking metrics: pip install -e '.[dev]' && "
+             "pip install --no-deps 'trackeval>=1.3,<1.4' (docs/tracking.md)")
+        return EXIT_USAGE
+    try:
+        tracker = matchtag_tracker(args.mode, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames)
+        result = evaluate_trackers(args.gt, {args.mode: tracker}, seed=args.noise_seed,
                                    names=args.seqs, max_seqs=args.max_seqs, workers=args.workers)[args.mode]
     except MotFormatError as exc:
         _log(f"error: {exc}")
         return EXIT_USAGE
-    result = {"mode": args.mode, "noise_seed": args.noise_seed, "gt": args.gt, **result}
+    result = {"mode": args.mode, "noise_seed": args.noise_seed, "gt": args.gt,
+              "chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames if args.chunk_frames else None,
+              **result}
     if args.json:
         print(json.dumps(result, indent=1))
         return EXIT_OK
@@ -162,11 +174,16 @@ def cmd_evaluate(argv: list[str]) -> int:
     trk.add_argument("--noise-seed", type=int, default=0, help="seed of the detection noise (default 0)")
     trk.add_argument("--mode", choices=("offline", "online"), default="offline",
                      help="offline: whole-video association (default); online: frame by frame only")
+    trk.add_argument("--chunk-frames", type=int, help="track in segments of this many frames, then stitch")
+    trk.add_argument("--overlap-frames", type=int, default=50, help="overlap of the segments (default 50 = 2 s)")
     trk.add_argument("--seqs", nargs="+", help="only these sequences")
     trk.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
     trk.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     trk.add_argument("--json", action="store_true", help="print one JSON object")
     trk.set_defaults(handler=_evaluate_tracking)
+
+    from pipeline.events_cli import register as register_events
+    register_events(sub)  # evaluate events: DFL-style AP of the event tags
 
     args = parser.parse_args(argv)
     return args.handler(args)
@@ -211,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "models": cmd_models, "evaluate": cmd_evaluate}
+    from pipeline.events_cli import cmd_train
+
+    commands = {"run": cmd_run, "models": cmd_models, "evaluate": cmd_evaluate, "train": cmd_train}
     if not argv or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return EXIT_USAGE if argv and argv[0] not in ("-h", "--help") else EXIT_OK

@@ -23,7 +23,7 @@ import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from tagging.detect import DetectorConfig, PersonDetector
-from tagging.models import fetch_models, load_model
+from tagging.models import configure_tensorflow, fetch_models, load_model
 from tagging.pose import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
 
 
@@ -32,6 +32,8 @@ class PoseStageConfig:
     backend: str = "topdown"
     detector: DetectorConfig = DetectorConfig()
     pose: PoseConfig = PoseConfig()
+    # TensorFlow device on the worker: None = $MATCHTAG_DEVICE, else auto (GPU when visible).
+    device: Optional[str] = None
 
     def __post_init__(self):
         # ``posenet`` is the top-down backend with PoseNet on the crops.
@@ -56,6 +58,7 @@ class PoseStageConfig:
 
 def build_estimator(config: PoseStageConfig):
     """Load the models of ``config`` (fetching them if missing) into an estimator."""
+    configure_tensorflow(device=config.device)
     fetch_models(config.model_names)
     if config.backend == "multipose":
         return MultiPoseEstimator(load_model("movenet-multipose"), config.pose)

@@ -7,7 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 POSE_BACKENDS = ("topdown", "multipose", "replay")
 DETECTORS = ("centernet", "nanodet")
 CROP_MODELS = ("movenet-thunder", "movenet-lightning", "posenet")
-EVENT_MODELS = ("rules",)
+EVENT_MODELS = ("default", "rules")  # or a model file from `matchtag train`
 
 # Beam's DirectRunner first tries the Prism runner, which downloads a Go binary at
 # run time; locally we go straight to the FnApiRunner, the engine DirectRunner
@@ -24,7 +24,10 @@ class MatchtagOptions(PipelineOptions):
         # positional argument inside PipelineOptions would swallow Beam flag values.
         parser.add_argument("--input", dest="inputs", action="append", default=[],
                             help="video file, glob or FileSystems URI (repeatable)")
-        parser.add_argument("--output", required=True, help="output directory for the tables")
+        # Not argparse-required: Beam parses every PipelineOptions subclass for every
+        # pipeline in the process, so a required flag here would break unrelated
+        # pipelines; pipeline.run.validate checks it instead.
+        parser.add_argument("--output", default=None, help="output directory for the tables (required)")
         parser.add_argument("--stride", type=int, default=1,
                             help="process every Nth frame (default 1: every frame)")
         parser.add_argument("--max_frames", "--max-frames", dest="max_frames", type=int, default=None,
@@ -39,12 +42,17 @@ class MatchtagOptions(PipelineOptions):
                             help="person detector of the topdown backend")
         parser.add_argument("--crop_model", "--crop-model", dest="crop_model", choices=CROP_MODELS,
                             default="movenet-thunder", help="single-pose model run on each person crop")
+        parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default=None,
+                            help="TensorFlow device for pose inference (default: $MATCHTAG_DEVICE, "
+                                 "else auto: a GPU when the worker has one)")
         parser.add_argument("--tile_px", "--tile-px", dest="tile_px", type=int, default=-1,
                             help="also detect on overlapping square tiles of this size "
                                  "(for small, distant players); -1 = automatic when the frame is "
                                  "large and its people small (default), 0 = whole frame only")
-        parser.add_argument("--events_model", "--events-model", dest="events_model",
-                            choices=EVENT_MODELS, default="rules", help="event tagger")
+        parser.add_argument("--events_model", "--events-model", dest="events_model", default="default",
+                            help="event tagger: default (the shipped model; its positives are synthetic), "
+                                 "rules (the Law-15 throw-in rule, the baseline) or a .skops file "
+                                 "from `matchtag train`")
         parser.add_argument("--manifest", default=None,
                             help="CSV of videos: column path (file, glob or URI), optional video_id, "
                                  "competition, season, match_date, home, away")

@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.commit import StagingLock, cleanup_staging
 from pipeline.model_handler import PoseStageConfig
-from pipeline.options import DEFAULT_LOCAL_RUNNER, MatchtagOptions
+from pipeline.options import DEFAULT_LOCAL_RUNNER, EVENT_MODELS, MatchtagOptions
 from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, FormatTables, TagEvents,
                                  TrackPlayers, VideoJob, WriteTables)
 from schemas.tables import MANIFEST_METADATA_COLUMNS
@@ -135,6 +135,8 @@ def video_jobs(opts: MatchtagOptions) -> list[VideoJob]:
 
 def validate(opts: MatchtagOptions) -> None:
     """Raise :class:`UsageError` for arguments that cannot work."""
+    if not opts.output:
+        raise UsageError("--output DIR is required")
     if not opts.inputs and not opts.manifest:
         raise UsageError("give at least one INPUT video (path, glob or URI) or --manifest FILE.csv")
     if opts.stride < 1:
@@ -149,18 +151,29 @@ def validate(opts: MatchtagOptions) -> None:
         raise UsageError("--range-frames must be >= 1")
     if (opts.pose == "replay") != bool(opts.poses_from):
         raise UsageError("--pose replay and --poses-from DIR go together")
+    if opts.events_model not in EVENT_MODELS:
+        from tagging.event_model import EventModelError, load_model
+        try:
+            load_model(opts.events_model)   # fail before any video is read
+        except EventModelError as exc:
+            raise UsageError(f"--events-model: {exc}") from None
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
     return PoseStageConfig(backend=opts.pose,
                            detector=DetectorConfig(model=opts.detector, tile_px=opts.tile_px),
-                           pose=PoseConfig(crop_model=opts.crop_model))
+                           pose=PoseConfig(crop_model=opts.crop_model), device=opts.device)
 
 
 def tagging_config(opts: MatchtagOptions) -> str:
     """Canonical JSON of everything that changes the tags: versions, models, options."""
     values = opts.get_all_options()
     options = {a.dest: values.get(a.dest) for a in sorted(_matchtag_actions(), key=lambda a: a.dest)}
+    if options.get("events_model") not in (None, "rules"):
+        # A model file retrained in place keeps its path: record the model's own name.
+        from tagging.event_model import resolve_events_model
+
+        options["events_model"] = f"{options['events_model']}={resolve_events_model(options['events_model']).name}"
     return json.dumps({"matchtag": __version__, "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",
                        "options": options}, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -201,7 +214,7 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
         poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
     tracked = poses | "TrackPlayers" >> TrackPlayers()
     tables = tracked | "FormatTables" >> FormatTables()
-    tables["events"] = tracked | "TagEvents" >> TagEvents()
+    tables["events"] = tracked | "TagEvents" >> TagEvents(opts.events_model)
     tables["videos"] = decoded["videos"]
     tables["skipped"] = decoded["skipped"]
     return tables | "WriteTables" >> WriteTables(opts.output, run_id, [j.video_id for j in jobs])
@@ -248,7 +261,7 @@ def parse(argv: list[str]) -> tuple[PipelineOptions, MatchtagOptions]:
     if not std.runner:
         std.runner = DEFAULT_LOCAL_RUNNER
     opts = options.view_as(MatchtagOptions)
-    if "://" not in opts.output:
+    if opts.output and "://" not in opts.output:
         opts.output = os.path.abspath(os.path.expanduser(opts.output))
     return options, opts
 

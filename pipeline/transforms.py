@@ -17,7 +17,9 @@ from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.events import tag_events
 from tagging.keypoints import NUM_KEYPOINTS
 from tagging.pose import TopDownPoseEstimator
-from tagging.tracking import IoUTrackerConfig, summarize_tracks, track_frames, track_sequences
+from tagging.bytetrack import TrackerConfig
+from tagging.tracking import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, summarize_tracks, track_frames,
+                              track_sequences)
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"
@@ -95,31 +97,54 @@ class EstimatePoses(beam.PTransform):
 
 
 class TrackPlayers(beam.PTransform):
-    """Per-video poses -> ``(video_id, tracked)`` with track ids filled in."""
+    """Per-video poses -> ``(video_id, tracked)`` with track ids filled in.
 
-    def __init__(self, config: IoUTrackerConfig = IoUTrackerConfig()):
+    Default: Kalman/ByteTrack tracking with whole-video association (docs/tracking.md);
+    ``mode="online"`` for frame-by-frame only, an ``IoUTrackerConfig`` for the old IoU tracker.
+    """
+
+    def __init__(self, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRACKER_CONFIG, mode: str = "offline"):
         super().__init__()
         self._config = config
+        self._mode = mode
 
     def expand(self, poses):
-        config = self._config
+        config, mode = self._config, self._mode
         return (poses
                 | "GroupByVideo" >> beam.GroupByKey()
-                | "Track" >> beam.MapTuple(lambda vid, frames: (vid, track_frames(frames, config))))
+                | "Track" >> beam.MapTuple(lambda vid, frames: (vid, track_frames(frames, config, mode))))
+
+
+class _TagEventsFn(beam.DoFn):
+    """Loads the event model once per worker (``rules``: the Law-15 rule, no model)."""
+
+    def __init__(self, events_model: str):
+        self.events_model = events_model
+        self.events = Metrics.counter(NAMESPACE, "events")
+
+    def setup(self):
+        from tagging.event_model import resolve_events_model
+        self._model = resolve_events_model(self.events_model)
+
+    def process(self, element):
+        video_id, frames = element
+        seqs = track_sequences(frames)
+        found = tag_events(seqs) if self._model is None else self._model.tag_events(seqs)
+        for event in found:
+            self.events.inc()
+            yield rows.event_row(video_id, event)
 
 
 class TagEvents(beam.PTransform):
-    """Tracked poses -> ``events`` rows (throw-in rule)."""
+    """Tracked poses -> ``events`` rows: the trained event model (``default``: the shipped
+    one, or a ``matchtag train`` file) or the Law-15 throw-in rule (``rules``)."""
+
+    def __init__(self, events_model: str = "default"):
+        super().__init__()
+        self._events_model = events_model
 
     def expand(self, tracked):
-        events = Metrics.counter(NAMESPACE, "events")
-
-        def tag(video_id, frames):
-            for event in tag_events(track_sequences(frames)):
-                events.inc()
-                yield rows.event_row(video_id, event)
-
-        return tracked | "Tag" >> beam.FlatMapTuple(tag)
+        return tracked | "Tag" >> beam.ParDo(_TagEventsFn(self._events_model))
 
 
 class FormatTables(beam.PTransform):

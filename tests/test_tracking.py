@@ -144,7 +144,7 @@ def _video():
 def test_track_frames_sorts_by_frame_index_and_assigns_ids():
     frames = _video()
     shuffled = [frames[i] for i in (3, 0, 4, 2, 1)]
-    tracked = track_frames(shuffled)
+    tracked = track_frames(shuffled, IoUTrackerConfig())
     assert [f for f, _, _ in tracked] == [0, 1, 2, 3, 4]
     assert [ts for _, ts, _ in tracked] == [0.0, 40.0, 80.0, 120.0, 160.0]
     ids = [p.track_id.tolist() for _, _, p in tracked]
@@ -153,13 +153,13 @@ def test_track_frames_sorts_by_frame_index_and_assigns_ids():
 
 def test_track_frames_uses_box_score_to_start_tracks():
     frames = [(0, 0.0, _poses([_box(0, 0)], [0.9], np.array([0.2])))]
-    assert track_frames(frames)[0][2].track_id.tolist() == [-1]
+    assert track_frames(frames, IoUTrackerConfig())[0][2].track_id.tolist() == [-1]
     frames = [(0, 0.0, _poses([_box(0, 0)], [0.1], np.array([0.9])))]
-    assert track_frames(frames)[0][2].track_id.tolist() == [1]
+    assert track_frames(frames, IoUTrackerConfig())[0][2].track_id.tolist() == [1]
 
 
 def test_summarize_tracks():
-    summaries = summarize_tracks(track_frames(_video()))
+    summaries = summarize_tracks(track_frames(_video(), IoUTrackerConfig()))
     assert [s.track_id for s in summaries] == [1, 2]
     a, b = summaries
     assert isinstance(a, TrackSummary)
@@ -175,7 +175,7 @@ def test_summarize_tracks_empty():
 
 
 def test_track_sequences():
-    seqs = track_sequences(track_frames(_video()))
+    seqs = track_sequences(track_frames(_video(), IoUTrackerConfig()))
     assert sorted(seqs) == [1, 2]               # the untracked person (-1) is left out
     ts, kps = seqs[1]
     assert ts.dtype == np.float64

@@ -1,0 +1,72 @@
+"""Chunked against single-pass tracking on the poses of real videos (a `matchtag run` output).
+
+    python bench/chunked_tracking.py --tags /tmp/out_street [--chunk-frames 40] [--overlap-frames 10]
+
+For every video in ``TAGS/poses`` it rebuilds each processed frame's boxes and detector
+scores, tracks them (with the pipeline's tracker config) once over the whole video and once in forced-small overlapping
+chunks stitched together (tagging/chunks.py), and prints the number of global tracks
+of each and their relative difference, plus the share of boxes whose chunked id maps
+to the same single-pass id (majority mapping).  No ground truth: this measures only
+what chunking changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tagging.chunks import track_video_chunked  # noqa: E402
+from tagging.tracking import PIPELINE_TRACKER_CONFIG  # noqa: E402
+from tagging.tracklets import ids_per_frame, track_video  # noqa: E402
+
+
+def frames_of(poses) -> tuple[list, list]:
+    boxes, scores = [], []
+    for _, g in poses.sort_values("frame_index").groupby("frame_index", sort=True):
+        boxes.append(g[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float64))
+        scores.append(g["box_score"].to_numpy(np.float64))
+    return boxes, scores
+
+
+def compare(boxes, scores, chunk_frames: int, overlap_frames: int) -> dict:
+    counts = [len(b) for b in boxes]
+    single = track_video(boxes, scores, PIPELINE_TRACKER_CONFIG)
+    chunked = track_video_chunked(boxes, scores, chunk_frames, overlap_frames, PIPELINE_TRACKER_CONFIG)
+    a = np.concatenate(ids_per_frame(single, counts)) if counts else np.zeros(0, np.int64)
+    b = np.concatenate(ids_per_frame(chunked, counts)) if counts else np.zeros(0, np.int64)
+    both = (a >= 0) & (b >= 0)
+    agree = 0
+    for cid in np.unique(b[both]):
+        _, n = np.unique(a[both & (b == cid)], return_counts=True)
+        agree += n.max()
+    return {"frames": len(boxes), "tracks_single": len(single), "tracks_chunked": len(chunked),
+            "track_count_diff": abs(len(chunked) - len(single)) / max(len(single), 1),
+            "id_agreement": float(agree / max(both.sum(), 1))}
+
+
+def main(argv=None) -> int:
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    parser.add_argument("--chunk-frames", type=int, default=40)
+    parser.add_argument("--overlap-frames", type=int, default=10)
+    args = parser.parse_args(argv)
+    poses = pd.read_parquet(Path(args.tags) / "poses")
+    out = {}
+    for vid, g in poses.groupby("video_id", observed=True):
+        boxes, scores = frames_of(g)
+        out[str(vid)] = compare(boxes, scores, args.chunk_frames, args.overlap_frames)
+    print(json.dumps({"chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames, "videos": out},
+                     indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The measurements behind the pose stage's defaults (docs/pose.md).
+
+    MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py tiles        # DFL wide shot: tiles x detector x crop model
+    MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py crop-scale   # OKS AP vs crop scale, COCO + PoseTrack18
+    MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py small-people # OKS AP vs person height, Lightning vs Thunder
+
+Data: ``../shared/data`` (or ``$MATCHTAG_SHARED_DATA``).  The accuracy studies use a
+handful of annotated people: they rank options, they are not benchmark results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _data() -> Path:
+    return Path(os.environ.get("MATCHTAG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def tiles(args) -> None:
+    from tagging import models as M
+    from tagging.detect import DetectorConfig, PersonDetector
+    from tagging.pose import PoseConfig, TopDownPoseEstimator
+    from tagging.video import FrameReader
+
+    video = _data() / "video" / "soccer_wide_dfl_08fd33_4.mp4"
+    frames = [f.image for f in FrameReader(str(video), stride=20)][:8]
+    dets = {n: M.load_model(n) for n in ("centernet", "nanodet")}
+    crops = {n: M.load_model(n) for n in ("movenet-lightning", "movenet-thunder")}
+    print(f"{video.name}: {len(frames)} frames (every 20th)")
+    for dname, tile in [("centernet", 0), ("centernet", -1), ("centernet", 384), ("centernet", 320),
+                        ("centernet", 256), ("nanodet", 320), ("nanodet", 256)]:
+        det = PersonDetector(dets[dname], DetectorConfig(model=dname, tile_px=tile))
+        for cname in crops:
+            est = TopDownPoseEstimator(det, crops[cname], PoseConfig(crop_model=cname))
+            t = time.perf_counter()
+            found, posed = [], []
+            for f in frames:
+                d, boxes = est.locate(f)
+                found.append(len(d))
+                posed.append(len(est.assemble(d, boxes, est.run_crops(est.crops(f, boxes)))))
+            ms = (time.perf_counter() - t) / len(frames) * 1000
+            label = {0: "none", -1: "auto"}.get(tile, f"{tile}px")
+            print(f"{dname:9s} tiles={label:5s} {cname:17s} detections median {np.median(found):5.1f}  "
+                  f"with pose median {np.median(posed):5.1f} min {min(posed):3d}  {ms:6.0f} ms/frame", flush=True)
+
+
+def _datasets():
+    from tagging.pose_eval import load_dataset
+
+    d = _data() / "pose"
+    return (load_dataset(d / "coco" / "test_coco.json", d / "coco"),
+            load_dataset(d / "posetrack18" / "annotations" / "test_posetrack18_val.json", d / "posetrack18"))
+
+
+def crop_scale(args) -> None:
+    from tagging import models as M
+    from tagging.detect import DetectorConfig, PersonDetector
+    from tagging.pose import PoseConfig, TopDownPoseEstimator
+    from tagging.pose_eval import oks_ap, run_estimator
+
+    coco, posetrack = _datasets()
+    det = PersonDetector(M.load_model("centernet"), DetectorConfig(tile_px=0))
+    for cname in ("movenet-thunder", "movenet-lightning"):
+        model = M.load_model(cname)
+        for scale in (1.1, 1.2, 1.25, 1.3, 1.4):
+            est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=cname, crop_scale=scale))
+            a = oks_ap(coco, run_estimator(coco, est))
+            b = oks_ap(posetrack, run_estimator(posetrack, est))
+            print(f"{cname:17s} crop_scale {scale:4.2f}: COCO AP {a['AP']:.3f} AR {a['AR']:.3f} | "
+                  f"PoseTrack18 AP {b['AP']:.3f}", flush=True)
+
+
+def small_people(args) -> None:
+    from tagging import models as M
+    from tagging.detect import DetectorConfig, PersonDetector
+    from tagging.pose import PoseConfig, TopDownPoseEstimator
+    from tagging.pose_eval import oks_ap
+
+    coco, _ = _datasets()
+    images = {im["id"]: cv2.imread(str(coco.images_dir / im["file_name"]))[..., ::-1] for im in coco.data["images"]}
+    det = PersonDetector(M.load_model("centernet"), DetectorConfig(tile_px=0))
+    models = {n: M.load_model(n) for n in ("movenet-lightning", "movenet-thunder")}
+    for s in (1.0, 0.5, 0.3, 0.2):
+        shrunk = copy.deepcopy(coco)
+        for a in shrunk.data["annotations"]:
+            k = np.asarray(a["keypoints"], float).reshape(-1, 3)
+            k[:, :2] *= s
+            a["keypoints"] = k.reshape(-1).tolist()
+            a["bbox"] = [v * s for v in a["bbox"]]
+            a["area"] *= s * s
+        heights = [a["bbox"][3] for a in shrunk.data["annotations"] if a["num_keypoints"] > 0]
+        small = {i: np.ascontiguousarray(cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
+                 for i, im in images.items()}
+        for name, model in models.items():
+            est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=name))
+            r = oks_ap(shrunk, {i: est(im) for i, im in small.items()})
+            print(f"scale {s:3.1f} (median person {np.median(heights):4.0f} px) {name:17s}: "
+                  f"AP {r['AP']:.3f} AR {r['AR']:.3f}", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("study", choices=("tiles", "crop-scale", "small-people"))
+    args = ap.parse_args(argv)
+    {"tiles": tiles, "crop-scale": crop_scale, "small-people": small_people}[args.study](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

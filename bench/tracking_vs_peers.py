@@ -1,0 +1,222 @@
+"""Our tracker against maintained PyPI trackers on exactly the same noisy detections.
+
+    python bench/tracking_vs_peers.py --gt ../shared/data/tracking/sportsmot_train [--noise-seed 0]
+        [--max-seqs N] [--workers 2] [--json] [--tune]
+
+Detections come from ``tagging.mot_eval.simulate_detections`` (the fixed noise protocol of
+docs/tracking.md), one stream per (seed, sequence): every tracker below gets the very
+same boxes and scores, and the same scoring (motmetrics IDF1/MOTA/IDsw, trackeval HOTA).
+
+Peers (install with ``pip install -e .[bench]``; none needs weights):
+
+- ``trackers`` (Roboflow) ``ByteTrackTracker``;
+- ``supervision<0.31`` ``ByteTrack`` (removed in 0.31);
+- ``norfair`` ``Tracker`` with its IoU distance.
+
+Each peer was tuned on the train split (the only split we have) by ``--tune``: a few
+settings of its association, birth and memory (``CANDIDATES``), run on every third
+sequence; the best by IDF1 is in ``TUNED``.  Peers report their own boxes: the detection box for
+the two ByteTracks, the Kalman estimate for norfair (what their users get).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tagging.mot_eval import (DEFAULT_NOISE_SEED, FrameDetections, MotSequence, TrackerOutput,  # noqa: E402
+                              evaluate_trackers, find_sequences, matchtag_tracker)
+
+
+def _output(rows: list) -> TrackerOutput:
+    if not rows:
+        return TrackerOutput(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
+    frame, tid, box = zip(*rows)
+    return TrackerOutput(np.asarray(frame, np.int64), np.asarray(tid, np.int64), np.stack(box).astype(np.float64))
+
+
+def _sv_detections(xyxy: np.ndarray, score: np.ndarray):
+    import supervision as sv
+
+    return sv.Detections(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4),
+                         confidence=np.asarray(score, np.float32), class_id=np.zeros(len(score), int))
+
+
+@dataclass
+class TrackersByteTrack:
+    """``trackers.ByteTrackTracker`` (Roboflow's clean-room ByteTrack)."""
+
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        from trackers import ByteTrackTracker
+
+        tracker = ByteTrackTracker(frame_rate=seq.fps, **self.params)
+        rows = []
+        for i, (b, s) in enumerate(zip(dets.xyxy, dets.score)):
+            out = tracker.update(_sv_detections(b, s))
+            for box, tid in zip(out.xyxy, out.tracker_id):
+                if tid >= 0:
+                    rows.append((i + 1, int(tid), box))
+        return _output(rows)
+
+
+@dataclass
+class SupervisionByteTrack:
+    """``supervision.ByteTrack`` (supervision < 0.31)."""
+
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        import warnings
+
+        import supervision as sv
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            tracker = sv.ByteTrack(frame_rate=int(round(seq.fps)), **self.params)
+        rows = []
+        for i, (b, s) in enumerate(zip(dets.xyxy, dets.score)):
+            out = tracker.update_with_detections(_sv_detections(b, s))
+            for box, tid in zip(out.xyxy, out.tracker_id):
+                if tid is not None and tid >= 0:
+                    rows.append((i + 1, int(tid), box))
+        return _output(rows)
+
+
+@dataclass
+class Norfair:
+    """``norfair.Tracker`` on box corners with norfair's IoU distance."""
+
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        from norfair import Detection, Tracker
+
+        params = dict(self.params)
+        min_score = params.pop("min_score", 0.0)
+        tracker = Tracker(distance_function="iou", **params)
+        rows = []
+        for i, (b, s) in enumerate(zip(dets.xyxy, dets.score)):
+            keep = s >= min_score
+            detections = [Detection(points=box.reshape(2, 2), scores=np.array([sc, sc]))
+                          for box, sc in zip(b[keep], s[keep])]
+            for obj in tracker.update(detections=detections):
+                rows.append((i + 1, int(obj.id), obj.estimate.reshape(4)))
+        return _output(rows)
+
+
+@dataclass
+class PerfectIdentities:
+    """The ceiling: every true box keeps its ground-truth id, false positives are dropped
+    (it reads the simulator's source ids, which no tracker sees)."""
+
+    def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        return TrackerOutput.from_frame_ids(dets, [np.where(g >= 0, g, -1) for g in dets.gt_id])
+
+
+# Tuned with --tune on every third train sequence, default seed (see module doc).
+TUNED = {
+    "trackers.ByteTrack": {"lost_track_buffer": 30, "track_activation_threshold": 0.7,
+                           "minimum_iou_threshold": 0.1, "high_conf_det_threshold": 0.5},
+    "supervision.ByteTrack": {"lost_track_buffer": 30, "track_activation_threshold": 0.25,
+                              "minimum_matching_threshold": 0.8},
+    "norfair": {"distance_threshold": 0.9, "hit_counter_max": 30, "initialization_delay": 2,
+                "min_score": 0.3},
+}
+
+_T = {"track_activation_threshold": 0.7}
+_N = {"initialization_delay": 2}
+CANDIDATES = {   # what --tune tries, in order (results in docs/tracking.md)
+    "trackers.ByteTrack": [
+        {**_T, "lost_track_buffer": 30, "minimum_iou_threshold": 0.1, "high_conf_det_threshold": 0.5},
+        {**_T, "lost_track_buffer": 60, "minimum_iou_threshold": 0.1, "high_conf_det_threshold": 0.5},
+        {**_T, "lost_track_buffer": 30, "minimum_iou_threshold": 0.3, "high_conf_det_threshold": 0.5},
+        {**_T, "lost_track_buffer": 30, "minimum_iou_threshold": 0.1, "high_conf_det_threshold": 0.6},
+    ],
+    "supervision.ByteTrack": [
+        {"lost_track_buffer": 30, "track_activation_threshold": 0.25, "minimum_matching_threshold": 0.8},
+        {"lost_track_buffer": 30, "track_activation_threshold": 0.7, "minimum_matching_threshold": 0.9},
+        {"lost_track_buffer": 30, "track_activation_threshold": 0.5, "minimum_matching_threshold": 0.8},
+    ],
+    "norfair": [
+        {**_N, "distance_threshold": 0.8, "hit_counter_max": 15, "min_score": 0.3},
+        {**_N, "distance_threshold": 0.9, "hit_counter_max": 30, "min_score": 0.3},
+        {**_N, "distance_threshold": 0.8, "hit_counter_max": 15, "min_score": 0.5},
+    ],
+}
+
+PEERS = {"trackers.ByteTrack": TrackersByteTrack, "supervision.ByteTrack": SupervisionByteTrack,
+         "norfair": Norfair}
+
+COLUMNS = ("HOTA", "IDF1", "MOTA", "id_switches", "DetA", "AssA")
+
+
+def _table(results: dict) -> str:
+    lines = [f"{'tracker':34s}{'split':>12s}" + "".join(f"{c:>12s}" for c in COLUMNS)]
+    for label, r in results.items():
+        for split, m in [("overall", r["overall"]), *r["per_sport"].items()]:
+            lines.append(f"{label:34s}{split:>12s}" + "".join(
+                f"{m[c]:12.3f}" if isinstance(m[c], float) else f"{m[c]:12d}" for c in COLUMNS))
+    return "\n".join(lines)
+
+
+def tune(args) -> None:
+    names = [p.name for p in find_sequences(args.gt)][::3]
+    for peer, candidates in CANDIDATES.items():
+        best = None
+        for params in candidates:
+            r = evaluate_trackers(args.gt, {peer: PEERS[peer](params)}, seed=args.noise_seed, names=names,
+                                  workers=args.workers)[peer]["overall"]
+            print(f"{peer} {params} IDF1 {r['IDF1']:.3f} HOTA {r['HOTA']:.3f}", flush=True)
+            if best is None or r["IDF1"] > best[0]:
+                best = (r["IDF1"], params)
+        print(f"BEST {peer} {best[1]} IDF1 {best[0]:.3f}", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gt", required=True, help="MOT-format directory (<seq>/gt/gt.txt, seqinfo.ini)")
+    parser.add_argument("--noise-seed", type=int, default=DEFAULT_NOISE_SEED)
+    parser.add_argument("--max-seqs", type=int)
+    parser.add_argument("--seqs", nargs="+")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tune", action="store_true", help="try the peers' CANDIDATES on every third sequence")
+    parser.add_argument("--only", nargs="+", metavar="TRACKER",
+                        help="run only these contenders (names as printed); detections are the same per seed")
+    args = parser.parse_args(argv)
+    logging.getLogger().setLevel(logging.WARNING)
+    if args.tune:
+        tune(args)
+        return 0
+    contenders = {"matchtag (offline)": matchtag_tracker("offline"),
+                  "matchtag (online)": matchtag_tracker("online"),
+                  **{name: PEERS[name](TUNED[name]) for name in PEERS},
+                  "ceiling (perfect ids)": PerfectIdentities()}
+    if args.only:
+        unknown = set(args.only) - set(contenders)
+        if unknown:
+            parser.error(f"unknown tracker(s) {sorted(unknown)}; choose from {sorted(contenders)}")
+        contenders = {k: v for k, v in contenders.items() if k in args.only}
+    results = evaluate_trackers(args.gt, contenders, seed=args.noise_seed, names=args.seqs,
+                                max_seqs=args.max_seqs, workers=args.workers)
+    if args.json:
+        print(json.dumps({k: {"overall": v["overall"], "per_sport": v["per_sport"]} for k, v in results.items()},
+                         indent=1))
+    else:
+        print(f"noise seed {args.noise_seed}, {next(iter(results.values()))['overall']['sequences']} sequences")
+        print(_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

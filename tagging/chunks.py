@@ -1,0 +1,152 @@
+"""Chunk-parallel tracking: split a video into overlapping segments, track each on its
+own (in parallel, anywhere), then stitch the segments into one global id per player.
+
+- :func:`plan_chunks` cuts ``[0, n_frames)`` into segments of ``chunk_frames`` that
+  overlap their successor by ``overlap_frames`` (e.g. 60 s with 2 s overlap).
+- Each segment is tracked by :func:`tagging.tracklets.track_video` on its own frames.
+- :func:`stitch_chunks` matches the tracks of neighbouring segments in their overlap:
+  both segments saw the same detections there, so a player's two tracks share boxes.
+  The similarity of two tracks is the share of overlap frames in which they sit on
+  the same box (mean IoU); one Hungarian assignment per boundary, pairs below
+  ``min_overlap_iou`` stay apart.  Each segment then *owns* the frames from the middle
+  of its leading overlap to the middle of its trailing one, so no frame is output
+  twice; matched tracks share one global id (1..n in order of first appearance).
+
+Frames are processed-frame indices; all pure numpy, no Beam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tagging.bytetrack import TrackerConfig
+from tagging.tracklets import Track, camera_path, fill_gaps, join_tracklets, track_video
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """One segment: it tracks frames ``[start, stop)`` and owns ``[own_start, own_stop)``."""
+
+    start: int
+    stop: int
+    own_start: int
+    own_stop: int
+
+
+def plan_chunks(n_frames: int, chunk_frames: int, overlap_frames: int) -> list[ChunkPlan]:
+    """Overlapping segments covering ``n_frames`` processed frames."""
+    if chunk_frames <= 0 or overlap_frames < 0 or overlap_frames >= chunk_frames:
+        raise ValueError(f"need 0 <= overlap_frames < chunk_frames; got {overlap_frames}, {chunk_frames}")
+    if n_frames <= 0:
+        return []
+    step = chunk_frames - overlap_frames
+    starts = list(range(0, max(n_frames - overlap_frames, 1), step))
+    spans = [(s, min(s + chunk_frames, n_frames)) for s in starts]
+    plans = []
+    for i, (s, e) in enumerate(spans):
+        own_start = 0 if i == 0 else (s + spans[i - 1][1]) // 2
+        own_stop = n_frames if i == len(spans) - 1 else (spans[i + 1][0] + e) // 2
+        plans.append(ChunkPlan(s, e, own_start, own_stop))
+    return plans
+
+
+def track_chunk(xyxy_per_frame, score_per_frame, plan: ChunkPlan, config: TrackerConfig = TrackerConfig(),
+                mode: str = "offline") -> list[Track]:
+    """Track one segment; returned frames are video-global indices."""
+    tracks = track_video(xyxy_per_frame[plan.start:plan.stop], score_per_frame[plan.start:plan.stop], config, mode)
+    for t in tracks:
+        t.frame = t.frame + plan.start
+    return tracks
+
+
+def _box_at(t: Track, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(len(frames), 4) boxes of ``t`` at ``frames`` and a (len(frames),) mask of where it has one."""
+    pos = np.searchsorted(t.frame, frames)
+    pos = np.minimum(pos, len(t.frame) - 1)
+    have = t.frame[pos] == frames
+    return t.xyxy[pos], have
+
+
+def overlap_similarity(a: list[Track], b: list[Track], frames: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) mean IoU over ``frames`` (a frame where only one has a box counts 0)."""
+    from tagging.boxes import iou_matrix
+
+    sim = np.zeros((len(a), len(b)))
+    if len(frames) == 0:
+        return sim
+    boxes_a = [_box_at(t, frames) for t in a]
+    boxes_b = [_box_at(t, frames) for t in b]
+    for i, (ba, ha) in enumerate(boxes_a):
+        for j, (bb, hb) in enumerate(boxes_b):
+            both = ha & hb
+            if not both.any():
+                continue
+            iou = np.diag(iou_matrix(ba[both], bb[both])) if both.sum() else np.zeros(0)
+            sim[i, j] = iou.sum() / max(int((ha | hb).sum()), 1)
+    return sim
+
+
+def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
+                  min_overlap_iou: float = 0.5, config: TrackerConfig | None = None) -> list[Track]:
+    """One global track list from per-segment tracks (see module doc).
+
+    With ``config`` (offline mode), the stitched tracks go through the tracklet-joining
+    pass once more, over the whole video: a player whose track broke near a boundary
+    could not be joined inside either segment.  It works on tracks, not detections, so
+    it is cheap enough for the single step that sees the whole video.
+    """
+    if len(plans) != len(chunk_tracks):
+        raise ValueError(f"{len(plans)} chunk plans but {len(chunk_tracks)} track lists")
+    # union-find over (chunk, index) through matches at each boundary
+    parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in range(len(plans) - 1):
+        frames = np.arange(plans[k + 1].start, plans[k].stop)
+        sim = overlap_similarity(chunk_tracks[k], chunk_tracks[k + 1], frames)
+        if sim.size == 0:
+            continue
+        rows, cols = linear_sum_assignment(-sim)
+        for r, c in zip(rows, cols):
+            if sim[r, c] >= min_overlap_iou:
+                parent[find((k + 1, int(c)))] = find((k, int(r)))
+
+    pieces: dict[tuple[int, int], list[Track]] = {}
+    for k, (plan, tracks) in enumerate(zip(plans, chunk_tracks)):
+        for i, t in enumerate(tracks):
+            keep = (t.frame >= plan.own_start) & (t.frame < plan.own_stop)
+            if keep.any():
+                pieces.setdefault(find((k, i)), []).append(
+                    Track(-1, t.frame[keep], t.xyxy[keep], t.det_index[keep], t.score[keep]))
+    merged = []
+    for parts in pieces.values():
+        parts.sort(key=lambda p: int(p.frame[0]))
+        merged.append(Track(-1, np.concatenate([p.frame for p in parts]), np.concatenate([p.xyxy for p in parts]),
+                            np.concatenate([p.det_index for p in parts]), np.concatenate([p.score for p in parts])))
+    if config is not None and merged:
+        n_frames = max(p.stop for p in plans)
+        for i, t in enumerate(merged):
+            t.track_id = i
+        merged = join_tracklets(merged, config, camera_path(merged, n_frames) if config.join_stabilize else None)
+        merged = [fill_gaps(t, config.fill_max_gap_frames) for t in merged]
+    merged.sort(key=lambda t: int(t.frame[0]))
+    for new_id, t in enumerate(merged, start=1):
+        t.track_id = new_id
+    return merged
+
+
+def track_video_chunked(xyxy_per_frame, score_per_frame, chunk_frames: int, overlap_frames: int,
+                        config: TrackerConfig = TrackerConfig(), mode: str = "offline",
+                        min_overlap_iou: float = 0.5) -> list[Track]:
+    """Serial reference of the chunked path: plan, track every segment, stitch."""
+    plans = plan_chunks(len(xyxy_per_frame), chunk_frames, overlap_frames)
+    return stitch_chunks(plans, [track_chunk(xyxy_per_frame, score_per_frame, p, config, mode) for p in plans],
+                         min_overlap_iou, config if mode == "offline" else None)

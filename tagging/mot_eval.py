@@ -1,0 +1,368 @@
+"""Tracking evaluation on MOT-format ground truth, with detections simulated from it.
+
+SportsMOT ships trajectories but not the image frames we could run a detector on,
+so association is scored on detections generated from the ground truth under one
+fixed, seeded noise protocol (docs/tracking.md; :class:`NoiseProtocol`).  The same
+detections go to every tracker, ours and the peers in bench/tracking_vs_peers.py.
+
+Scoring uses maintained libraries, not our own counting:
+
+- ``motmetrics`` for IDF1, MOTA and ID switches (IoU >= 0.5 match, MOTChallenge rule);
+- ``trackeval``'s HOTA (Luiten et al., IJCV 2020), averaged over IoU thresholds 0.05..0.95.
+
+Pure numpy/pandas; no Beam, no frames.
+"""
+
+from __future__ import annotations
+
+import configparser
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SPORTS = ("basketball", "volleyball", "football")
+
+
+class MotFormatError(ValueError):
+    """A ground-truth directory or file that is not valid MOT format."""
+
+
+@dataclass
+class MotSequence:
+    """Ground truth of one sequence; frames are 1-based as in the files.
+
+    ``frame``, ``track_id``: (K,) int64; ``xyxy``: (K, 4) float64 px.
+    """
+
+    name: str
+    frame_count: int
+    width_px: int
+    height_px: int
+    fps: float
+    frame: np.ndarray
+    track_id: np.ndarray
+    xyxy: np.ndarray
+
+    @property
+    def max_people_per_frame(self) -> int:
+        return int(np.bincount(self.frame).max()) if len(self.frame) else 0
+
+
+def sport_of(seq: MotSequence) -> str:
+    """basketball / volleyball / football from the number of players on screen at once.
+
+    SportsMOT names are YouTube ids, and seqinfo.ini has no sport, so we use the one
+    robust difference: basketball has 10 players on court, volleyball 12 and a
+    broadcast football shot more than 12.  A heuristic for SportsMOT, not a classifier.
+    """
+    n = seq.max_people_per_frame
+    return "basketball" if n <= 10 else "volleyball" if n <= 12 else "football"
+
+
+def load_sequence(seq_dir: str | Path) -> MotSequence:
+    """Read ``seq_dir/seqinfo.ini`` and ``seq_dir/gt/gt.txt`` (MOT format: frame, id, left,
+    top, width, height, conf, class, visibility).  Rows with conf 0 (MOTChallenge "ignore")
+    are dropped."""
+    seq_dir = Path(seq_dir)
+    ini, gt = seq_dir / "seqinfo.ini", seq_dir / "gt" / "gt.txt"
+    for f in (ini, gt):
+        if not f.is_file():
+            raise MotFormatError(f"{f}: missing (expected MOT layout <seq>/seqinfo.ini and <seq>/gt/gt.txt)")
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(ini)
+        sec = parser["Sequence"]
+        name = sec.get("name", seq_dir.name)
+        frame_count, width, height = int(sec["seqLength"]), int(sec["imWidth"]), int(sec["imHeight"])
+        fps = float(sec.get("frameRate", "25"))
+    except (KeyError, ValueError, configparser.Error) as exc:
+        raise MotFormatError(f"{ini}: needs [Sequence] with seqLength, imWidth, imHeight ({exc})") from exc
+    try:
+        data = np.loadtxt(gt, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise MotFormatError(f"{gt}: not comma-separated numbers ({exc})") from exc
+    if data.size == 0:
+        data = np.zeros((0, 9))
+    if data.shape[1] < 6:
+        raise MotFormatError(f"{gt}: need at least 6 columns (frame, id, left, top, width, height); "
+                             f"got {data.shape[1]}")
+    if data.shape[1] >= 7:
+        data = data[data[:, 6] != 0]
+    frame = data[:, 0].astype(np.int64)
+    if len(frame) and (frame.min() < 1 or frame.max() > frame_count):
+        raise MotFormatError(f"{gt}: frame numbers must be in 1..{frame_count} (seqLength); "
+                             f"got {frame.min()}..{frame.max()}")
+    order = np.lexsort((data[:, 1], frame))
+    data, frame = data[order], frame[order]
+    xyxy = np.concatenate([data[:, 2:4], data[:, 2:4] + data[:, 4:6]], axis=1)
+    return MotSequence(name, frame_count, width, height, fps, frame, data[:, 1].astype(np.int64), xyxy)
+
+
+def find_sequences(gt_root: str | Path, names: list[str] | None = None) -> list[Path]:
+    """Sequence directories under ``gt_root`` (those holding gt/gt.txt), sorted; optionally only ``names``."""
+    root = Path(gt_root)
+    if not root.is_dir():
+        raise MotFormatError(f"{root}: not a directory")
+    found = sorted(p for p in root.iterdir() if (p / "gt" / "gt.txt").is_file())
+    if names:
+        by_name = {p.name: p for p in found}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise MotFormatError(f"{root}: no sequence(s) {', '.join(missing)}")
+        found = [by_name[n] for n in names]
+    if not found:
+        raise MotFormatError(f"{root}: no <seq>/gt/gt.txt found")
+    return found
+
+
+# --------------------------------------------------------------------- noise protocol
+
+@dataclass(frozen=True)
+class NoiseProtocol:
+    """The fixed detection-noise protocol (issue 4).  Change nothing here without
+    bumping ``name``: numbers are only comparable under the same protocol."""
+
+    name: str = "matchtag-noise-v1"
+    miss_prob: float = 0.15
+    centre_jitter: float = 0.05        # sigma as a share of w (x) and h (y)
+    log_size_sigma: float = 0.05       # w and h each scaled by exp(N(0, sigma)), drawn independently
+    low_score_share: float = 0.20
+    low_score_range: tuple[float, float] = (0.1, 0.5)
+    high_score_range: tuple[float, float] = (0.5, 1.0)
+    false_positives_per_frame: float = 1.0
+    false_positive_score_range: tuple[float, float] = (0.1, 0.6)
+
+
+DEFAULT_NOISE_SEED = 0
+
+
+@dataclass
+class FrameDetections:
+    """Simulated detections of a whole sequence, one entry per frame (index 0 = frame 1).
+
+    ``xyxy[i]``: (N_i, 4) px; ``score[i]``: (N_i,); ``gt_id[i]``: (N_i,) source GT id,
+    -1 for false positives (for tests and ceilings only; trackers never see it).
+    """
+
+    xyxy: list
+    score: list
+    gt_id: list
+
+
+def simulate_detections(seq: MotSequence, seed: int = DEFAULT_NOISE_SEED,
+                        protocol: NoiseProtocol = NoiseProtocol()) -> FrameDetections:
+    """Noisy detections from ground truth; deterministic in (seed, sequence name).
+
+    Each sequence gets its own random stream, seeded by ``seed`` and a CRC of its name,
+    so a sequence's detections do not change when others are added or left out.
+    """
+    rng = np.random.default_rng([int(seed), zlib.crc32(seq.name.encode())])
+    p = protocol
+    n = len(seq.frame)
+    keep = rng.random(n) >= p.miss_prob
+    xyxy, frame, gt_id = seq.xyxy[keep], seq.frame[keep], seq.track_id[keep]
+    k = len(xyxy)
+    wh = xyxy[:, 2:] - xyxy[:, :2]
+    centre = xyxy[:, :2] + wh / 2 + rng.normal(0.0, 1.0, (k, 2)) * p.centre_jitter * wh
+    wh = wh * np.exp(rng.normal(0.0, p.log_size_sigma, (k, 2)))
+    low = rng.random(k) < p.low_score_share
+    score = np.where(low, rng.uniform(*p.low_score_range, k), rng.uniform(*p.high_score_range, k))
+    boxes = np.concatenate([centre - wh / 2, centre + wh / 2], axis=1)
+
+    # false positives: a real player's size, anywhere in the image
+    n_fp = rng.poisson(p.false_positives_per_frame, seq.frame_count)
+    total = int(n_fp.sum())
+    if total and len(seq.xyxy):
+        gt_wh = seq.xyxy[:, 2:] - seq.xyxy[:, :2]
+        fp_wh = gt_wh[rng.integers(0, len(gt_wh), total)]
+        fp_wh = np.minimum(fp_wh, [seq.width_px, seq.height_px])
+        x1 = rng.uniform(0, 1, total) * (seq.width_px - fp_wh[:, 0])
+        y1 = rng.uniform(0, 1, total) * (seq.height_px - fp_wh[:, 1])
+        fp_boxes = np.stack([x1, y1, x1 + fp_wh[:, 0], y1 + fp_wh[:, 1]], axis=1)
+        fp_score = rng.uniform(*p.false_positive_score_range, total)
+        fp_frame = np.repeat(np.arange(1, seq.frame_count + 1), n_fp)
+    else:
+        fp_boxes, fp_score, fp_frame = np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
+
+    all_frame = np.concatenate([frame, fp_frame])
+    all_boxes = np.concatenate([boxes, fp_boxes])
+    all_score = np.concatenate([score, fp_score])
+    all_id = np.concatenate([gt_id, np.full(len(fp_frame), -1, np.int64)])
+    # shuffle within each frame so a tracker cannot learn anything from the order
+    order = np.lexsort((rng.random(len(all_frame)), all_frame))
+    all_frame, all_boxes, all_score, all_id = all_frame[order], all_boxes[order], all_score[order], all_id[order]
+    cuts = np.searchsorted(all_frame, np.arange(1, seq.frame_count + 2))
+    sl = [slice(cuts[i], cuts[i + 1]) for i in range(seq.frame_count)]
+    return FrameDetections([all_boxes[s] for s in sl], [all_score[s] for s in sl], [all_id[s] for s in sl])
+
+
+# --------------------------------------------------------------------- metrics
+
+@dataclass
+class TrackerOutput:
+    """Tracker boxes of one sequence: ``frame`` (K,) 1-based, ``track_id`` (K,), ``xyxy`` (K, 4) px."""
+
+    frame: np.ndarray
+    track_id: np.ndarray
+    xyxy: np.ndarray
+
+    @classmethod
+    def from_frame_ids(cls, dets: FrameDetections, ids: list) -> "TrackerOutput":
+        """From per-frame id arrays aligned with ``dets`` (-1 = not output)."""
+        fr, tid, box = [], [], []
+        for i, (b, d) in enumerate(zip(dets.xyxy, ids)):
+            d = np.asarray(d)
+            m = d >= 0
+            fr.append(np.full(int(m.sum()), i + 1, np.int64))
+            tid.append(d[m].astype(np.int64))
+            box.append(np.asarray(b, np.float64)[m])
+        return cls(np.concatenate(fr) if fr else np.zeros(0, np.int64),
+                   np.concatenate(tid) if tid else np.zeros(0, np.int64),
+                   np.concatenate(box) if box else np.zeros((0, 4)))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _per_frame(seq_frames: int, frame: np.ndarray, *arrays):
+    order = np.argsort(frame, kind="stable")
+    frame = frame[order]
+    cuts = np.searchsorted(frame, np.arange(1, seq_frames + 2))
+    return [[a[order][cuts[i]:cuts[i + 1]] for a in arrays] for i in range(seq_frames)]
+
+
+def sequence_scores(seq: MotSequence, out: TrackerOutput):
+    """(motmetrics accumulator, trackeval HOTA result dict) for one sequence."""
+    import motmetrics as mm
+    from trackeval.metrics import HOTA
+
+    gt = _per_frame(seq.frame_count, seq.frame, seq.track_id, seq.xyxy)
+    tr = _per_frame(seq.frame_count, np.asarray(out.frame, np.int64),
+                    np.asarray(out.track_id, np.int64), np.asarray(out.xyxy, np.float64).reshape(-1, 4))
+    acc = mm.MOTAccumulator(auto_id=True)
+    gt_uniq, tr_uniq = np.unique(seq.track_id), np.unique(out.track_id)
+    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [],
+            "num_gt_ids": len(gt_uniq), "num_tracker_ids": len(tr_uniq),
+            "num_gt_dets": len(seq.frame), "num_tracker_dets": len(out.frame)}
+    for (g_id, g_box), (t_id, t_box) in zip(gt, tr):
+        iou = _iou(g_box, t_box)
+        # motmetrics distance 1 - IoU, NaN where IoU < 0.5 (its own iou_matrix needs numpy < 2)
+        acc.update(g_id.tolist(), t_id.tolist(), np.where(iou >= 0.5, 1.0 - iou, np.nan))
+        data["gt_ids"].append(np.searchsorted(gt_uniq, g_id))
+        data["tracker_ids"].append(np.searchsorted(tr_uniq, t_id))
+        data["similarity_scores"].append(iou)
+    return acc, HOTA().eval_sequence(data)
+
+
+def combine(accs: dict, hotas: dict) -> dict:
+    """Overall figures over sequences: MOT counts summed (motmetrics' "OVERALL"), HOTA
+    combined as trackeval does for a benchmark (counts and association summed over sequences)."""
+    import motmetrics as mm
+    from trackeval.metrics import HOTA
+
+    names = list(accs)
+    mh = mm.metrics.create()
+    summary = mh.compute_many([accs[n] for n in names], names=names,
+                              metrics=["idf1", "mota", "num_switches", "idp", "idr", "recall", "precision",
+                                       "num_false_positives", "num_misses", "num_frames"],
+                              generate_overall=True)
+    overall = summary.loc["OVERALL"]
+    hota = HOTA().combine_sequences({n: hotas[n] for n in names})
+    return {
+        "HOTA": float(np.mean(hota["HOTA"])), "DetA": float(np.mean(hota["DetA"])),
+        "AssA": float(np.mean(hota["AssA"])), "LocA": float(np.mean(hota["LocA"])),
+        "IDF1": float(overall["idf1"]), "MOTA": float(overall["mota"]),
+        "id_switches": int(overall["num_switches"]),
+        "IDP": float(overall["idp"]), "IDR": float(overall["idr"]),
+        "recall": float(overall["recall"]), "precision": float(overall["precision"]),
+        "false_positives": int(overall["num_false_positives"]), "misses": int(overall["num_misses"]),
+        "frames": int(overall["num_frames"]), "sequences": len(names),
+    }
+
+
+# --------------------------------------------------------------------- whole runs
+
+def tracks_to_output(tracks) -> TrackerOutput:
+    """From :func:`tagging.tracklets.track_video` tracks (0-based frames) to 1-based MOT output."""
+    if not tracks:
+        return TrackerOutput(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
+    return TrackerOutput(np.concatenate([t.frame + 1 for t in tracks]),
+                         np.concatenate([np.full(len(t), t.track_id, np.int64) for t in tracks]),
+                         np.concatenate([t.xyxy for t in tracks]))
+
+
+def matchtag_tracker(mode: str = "offline", config=None, chunk_frames: int | None = None,
+                     overlap_frames: int = 0):
+    """A picklable ``(detections, sequence) -> TrackerOutput`` running our tracker;
+    with ``chunk_frames``, on overlapping segments stitched together (tagging/chunks.py)."""
+    return _MatchtagTracker(mode, config, chunk_frames, overlap_frames)
+
+
+@dataclass
+class _MatchtagTracker:
+    mode: str
+    config: object = None
+    chunk_frames: int | None = None
+    overlap_frames: int = 0
+
+    def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        from tagging.bytetrack import TrackerConfig
+        from tagging.chunks import track_video_chunked
+        from tagging.tracklets import track_video
+
+        config = self.config or TrackerConfig()
+        if self.chunk_frames:
+            return tracks_to_output(track_video_chunked(dets.xyxy, dets.score, self.chunk_frames,
+                                                        self.overlap_frames, config, self.mode))
+        return tracks_to_output(track_video(dets.xyxy, dets.score, config, self.mode))
+
+
+def _evaluate_one(args):
+    seq_dir, tracker, seed = args
+    seq = load_sequence(seq_dir)
+    dets = simulate_detections(seq, seed)
+    acc, hota = sequence_scores(seq, tracker(dets, seq))
+    return seq.name, sport_of(seq), acc, hota
+
+
+def evaluate_trackers(gt_root, trackers: dict, seed: int = DEFAULT_NOISE_SEED, names: list[str] | None = None,
+                      max_seqs: int | None = None, workers: int = 1) -> dict:
+    """Score each of ``trackers`` (``{label: callable(FrameDetections, MotSequence) -> TrackerOutput}``)
+    on the same simulated detections of every sequence under ``gt_root``.
+
+    Returns ``{label: {"overall": {...}, "per_sport": {sport: {...}}, "per_sequence": {name: {...}}}}``.
+    """
+    seq_dirs = find_sequences(gt_root, names)
+    if max_seqs:
+        seq_dirs = seq_dirs[:max_seqs]
+    out = {}
+    for label, tracker in trackers.items():
+        jobs = [(d, tracker, seed) for d in seq_dirs]
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(workers) as pool:
+                results = list(pool.map(_evaluate_one, jobs))
+        else:
+            results = [_evaluate_one(j) for j in jobs]
+        accs = {r[0]: r[2] for r in results}
+        hotas = {r[0]: r[3] for r in results}
+        sport = {r[0]: r[1] for r in results}
+        per_sport = {}
+        for sp in SPORTS:
+            sel = [n for n in accs if sport[n] == sp]
+            if sel:
+                per_sport[sp] = combine({n: accs[n] for n in sel}, {n: hotas[n] for n in sel})
+        per_seq = {n: {"sport": sport[n], **combine({n: accs[n]}, {n: hotas[n]})} for n in accs}
+        out[label] = {"overall": combine(accs, hotas), "per_sport": per_sport, "per_sequence": per_seq}
+    return out

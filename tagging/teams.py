@@ -1,0 +1,171 @@
+"""Team assignment from jersey colour: torso colour per person, clustered per video.
+
+1. :func:`torso_colours` -- per person, the median CIELAB colour of the torso: the
+   quadrilateral of shoulders and hips when those keypoints are confident, else the
+   box's 20-55 % height band, middle half of its width.  Pitch-green and near-black
+   pixels are left out (grass between the arms, shadows), so a 25 px tall player on
+   a wide shot still gives a jersey colour.
+2. :func:`assign_teams` -- one colour per track (median over its frames), k-means on
+   the tracks with k = 2 and k = 3 (scikit-learn).  With three clusters, the smallest
+   becomes ``"other"`` (referees, goalkeepers, staff) when it is small and far from both
+   teams; otherwise two teams.  Tracks far from every team centre are also ``"other"``.
+   Tracks whose boxes stand mostly off the pitch (benches, staff) are ``"other"`` before
+   clustering.  Teams are ``"a"`` and ``"b"`` (``"a"`` = the team with more tracks); a track with too
+   few usable colours gets ``None``.
+
+Pure numpy/OpenCV/scikit-learn; frames are RGB uint8 arrays (H, W, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 5, 6, 11, 12
+NO_COLOUR = np.full(3, np.nan, np.float32)
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    min_keypoint_score: float = 0.3     # shoulders/hips above this outline the torso
+    pitch_distance: float = 18.0        # L*a*b* distance (8-bit scale) below which a pixel is pitch
+    min_pitch_share: float = 0.25       # a track whose boxes are less pitch than this is off the pitch
+    min_pixels: int = 6                 # fewer usable torso pixels: no colour for that person
+    min_frames: int = 3                 # a track needs this many coloured frames for a team
+    other_max_share: float = 0.2        # a third cluster this small (share of tracks) can be "other"
+    other_min_separation: float = 1.5   # ... if its centre is this many times the teams' spread away
+    outlier_distance: float = 3.0       # a track this many spreads from its team centre is "other"
+    min_spread: float = 5.0             # L*a*b* units: floor of a team's colour spread (identical kits)
+    seed: int = 0
+
+
+def _torso_mask(shape: tuple[int, int], box: np.ndarray, kps: np.ndarray | None, cfg: TeamConfig) -> np.ndarray:
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    if kps is not None and np.all(kps[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], 2] >= cfg.min_keypoint_score):
+        quad = kps[[L_SHOULDER, R_SHOULDER, R_HIP, L_HIP], :2]
+        centre = quad.mean(axis=0)
+        quad = centre + 0.8 * (quad - centre)          # shrink: keep arms and background out
+        cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
+        if mask.sum() > 0:
+            return mask.astype(bool)
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    xa, xb = int(round(x1 + 0.25 * bw)), int(round(x2 - 0.25 * bw))
+    ya, yb = int(round(y1 + 0.2 * bh)), int(round(y1 + 0.55 * bh))
+    xa, xb, ya, yb = max(xa, 0), min(max(xb, xa + 1), w), max(ya, 0), min(max(yb, ya + 1), h)
+    mask[ya:yb, xa:xb] = 1
+    return mask.astype(bool)
+
+
+def torso_colours(frame_rgb: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray | None = None,
+                  config: TeamConfig = TeamConfig()) -> np.ndarray:
+    """(N, 4) float32 per person: median L*a*b* (OpenCV 8-bit scale) of the torso, and the
+    share of the box that is pitch (0..1; NaN when no pitch is in view).  Colour is NaN
+    where fewer than ``min_pixels`` usable torso pixels remain."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    out = np.full((len(xyxy), 4), np.nan, np.float32)
+    if len(xyxy) == 0:
+        return out
+    frame = np.asarray(frame_rgb)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be (H, W, 3) RGB; got {frame.shape}")
+    lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    # The pitch is not jersey, but a fixed "green" range would also remove lime or
+    # green kits: measure this frame's pitch colour (median of its green-hued pixels)
+    # and drop only pixels close to it.  Deep shadow is not jersey either.
+    greenish = (hsv[..., 0] >= 30) & (hsv[..., 0] <= 90) & (hsv[..., 1] >= 40)
+    if greenish.mean() > 0.2:
+        pitch = np.median(lab[greenish].reshape(-1, 3)[::7], axis=0).astype(np.float32)
+        green = np.linalg.norm(lab.astype(np.float32) - pitch, axis=2) < config.pitch_distance
+    else:                                           # no pitch in view (indoor court, close-up)
+        green = None
+    dark = hsv[..., 2] < 30
+    for i, box in enumerate(xyxy):
+        kps = None if keypoints is None else np.asarray(keypoints)[i]
+        x1, y1, x2, y2 = (int(v) for v in (np.floor(box[0]), np.floor(box[1]), np.ceil(box[2]), np.ceil(box[3])))
+        x1, y1 = max(x1, 0), max(y1, 0)
+        x2, y2 = min(x2, frame.shape[1]), min(y2, frame.shape[0])
+        if x2 <= x1 or y2 <= y1:
+            continue
+        local_box = box - np.array([x1, y1, x1, y1], np.float32)
+        local_kps = None if kps is None else kps - np.array([x1, y1, 0], np.float32)
+        mask = _torso_mask((y2 - y1, x2 - x1), local_box, local_kps, config)
+        mask &= ~dark[y1:y2, x1:x2]
+        if green is not None:
+            mask &= ~green[y1:y2, x1:x2]
+            out[i, 3] = green[y1:y2, x1:x2].mean()
+        if mask.sum() >= config.min_pixels:
+            out[i, :3] = np.median(lab[y1:y2, x1:x2][mask], axis=0)
+    return out
+
+
+def track_colours(colours_by_track: dict[int, list[np.ndarray]], config: TeamConfig = TeamConfig()
+                  ) -> dict[int, np.ndarray]:
+    """One (4,) row per track from :func:`torso_colours` rows: median colour over the frames
+    that have one, median pitch share; tracks with fewer than ``min_frames`` colours are left out."""
+    out = {}
+    for tid, cols in colours_by_track.items():
+        c = np.asarray(cols, np.float32).reshape(-1, 4)
+        ok = ~np.isnan(c[:, :3]).any(axis=1)
+        if ok.sum() >= config.min_frames:
+            share = c[:, 3][~np.isnan(c[:, 3])]
+            out[tid] = np.concatenate([np.median(c[ok, :3], axis=0),
+                                       [np.median(share) if len(share) else np.nan]]).astype(np.float32)
+    return out
+
+
+def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = TeamConfig()
+                 ) -> dict[int, str | None]:
+    """``{track_id: "a" | "b" | "other"}`` from one colour per track (see module doc)."""
+    from sklearn.cluster import KMeans
+
+    labels: dict[int, str | None] = {tid: None for tid in colour_per_track}
+    # off the pitch (bench, staff, crowd): "other", and kept out of the clustering, where
+    # dark coats would otherwise pull one "team" centre towards them
+    ids = []
+    for tid, row in sorted(colour_per_track.items()):
+        row = np.asarray(row, np.float64).reshape(-1)
+        if len(row) > 3 and not np.isnan(row[3]) and row[3] < config.min_pitch_share:
+            labels[tid] = "other"
+        else:
+            ids.append(tid)
+    if len(ids) < 2:
+        return labels
+    x = np.stack([np.asarray(colour_per_track[t], np.float64).reshape(-1)[:3] for t in ids])
+
+    def fit(k):
+        km = KMeans(n_clusters=k, n_init=10, random_state=config.seed).fit(x)
+        return km.labels_, km.cluster_centers_
+
+    lab2, cen2 = fit(2)
+    team_of = lab2
+    centres = cen2
+    other = np.zeros(len(ids), bool)
+    if len(ids) >= 6:
+        lab3, cen3 = fit(3)
+        sizes = np.bincount(lab3, minlength=3)
+        small = int(np.argmin(sizes))
+        big = [c for c in range(3) if c != small]
+        spread = max(np.mean([np.linalg.norm(x[lab3 == c] - cen3[c], axis=1).mean() for c in big]),
+                     config.min_spread)
+        gap = min(np.linalg.norm(cen3[small] - cen3[c]) for c in big)
+        if sizes[small] <= config.other_max_share * len(ids) and gap >= config.other_min_separation * spread:
+            other = lab3 == small
+            team_of = np.where(lab3 == big[0], 0, 1)
+            centres = cen3[big]
+    # outliers against their own team
+    dist = np.linalg.norm(x - centres[team_of], axis=1)
+    for team in (0, 1):
+        members = (team_of == team) & ~other
+        if members.sum() >= 3:
+            spread = max(float(np.median(dist[members])), config.min_spread)
+            other |= members & (dist > config.outlier_distance * spread)
+    counts = [int(((team_of == t) & ~other).sum()) for t in (0, 1)]
+    name = {0: "a", 1: "b"} if counts[0] >= counts[1] else {0: "b", 1: "a"}
+    for i, tid in enumerate(ids):
+        labels[tid] = "other" if other[i] else name[int(team_of[i])]
+    return labels

@@ -1,0 +1,333 @@
+"""Whole-video tracking: online pass, then join, filter, fill and smooth tracklets.
+
+Tagging is a batch job, so the tracker may look at the future.  After the online
+pass (tagging/bytetrack.py), which breaks a track whenever a player is missed
+for too long or the motion model loses him, this module:
+
+1. **joins** tracklets by motion continuity: for each tracklet that ends and each one
+   that starts later (within ``join_max_gap_frames``), extrapolate the first one's
+   end forwards and the second one's start backwards with straight-line fits over
+   ``join_fit_frames`` frames; the cost is the mean miss distance in box heights
+   (plus a size-change term).  One Hungarian assignment over all (end, start) pairs
+   links chains in one go, each tracklet at most once on each side;
+2. **drops** tracks shorter than ``min_track_frames`` or weaker on average than
+   ``min_track_mean_score`` (clutter that made it past the online birth rule);
+3. **fills** gaps up to ``fill_max_gap_frames`` by linear interpolation;
+4. **smooths** the boxes with a Gaussian of ``smooth_sigma_frames`` (detector jitter
+   is independent frame to frame; player motion is not).
+
+Frames are processed-frame indices (0-based).  Everything is numpy; no Beam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import linear_sum_assignment
+
+from tagging.bytetrack import ByteTracker, TrackerConfig
+
+MODES = ("offline", "online")
+
+
+@dataclass
+class Track:
+    """One track of one video.
+
+    ``frame``: (K,) int64 processed-frame index, increasing; ``xyxy``: (K, 4) px;
+    ``det_index``: (K,) int64 index of the box in that frame's detections, -1 where the
+    box was filled in; ``score``: (K,) detection score (0 where filled).
+    """
+
+    track_id: int
+    frame: np.ndarray
+    xyxy: np.ndarray
+    det_index: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def observed(self) -> np.ndarray:
+        return self.det_index >= 0
+
+
+def _tracklets_from_tracker(tracker: ByteTracker, xyxy_per_frame) -> list[Track]:
+    out = []
+    for tid, frames, det_idx, score in tracker.tracks():
+        boxes = np.stack([np.asarray(xyxy_per_frame[f], np.float64)[d] for f, d in zip(frames, det_idx)])
+        out.append(Track(tid, frames, boxes.reshape(-1, 4), det_idx, score))
+    return out
+
+
+def _online_tracks(xyxy_per_frame, ids_per_frame, score_per_frame) -> list[Track]:
+    """Tracks exactly as the online tracker output them frame by frame."""
+    acc: dict[int, list] = {}
+    for f, (boxes, ids, scores) in enumerate(zip(xyxy_per_frame, ids_per_frame, score_per_frame)):
+        for d in np.nonzero(ids >= 0)[0]:
+            acc.setdefault(int(ids[d]), []).append((f, int(d), float(scores[d]), *np.asarray(boxes, np.float64)[d]))
+    tracks = []
+    for tid, rows in sorted(acc.items()):
+        r = np.asarray(rows, np.float64)
+        tracks.append(Track(tid, r[:, 0].astype(np.int64), r[:, 3:7], r[:, 1].astype(np.int64), r[:, 2]))
+    return tracks
+
+
+def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
+    """(n_frames, 2) px: a rough camera path from the tracks themselves.
+
+    Frame to frame, the median displacement of all players seen in both frames is
+    mostly the camera's pan (players move in every direction; the camera moves them
+    all together).  Its running sum, subtracted from box centres, gives positions in
+    which players move slowly and straight -- what tracklet joining extrapolates.
+    """
+    steps: list[list[np.ndarray]] = [[] for _ in range(n_frames)]
+    for t in tracks:
+        obs = t.observed
+        f, b = t.frame[obs], t.xyxy[obs]
+        if len(f) < 2:
+            continue
+        c = (b[:, :2] + b[:, 2:]) / 2
+        consecutive = np.diff(f) == 1
+        for fr, d in zip(f[1:][consecutive], np.diff(c, axis=0)[consecutive]):
+            steps[fr].append(d)
+    move = np.zeros((n_frames, 2))
+    for fr, ds in enumerate(steps):
+        if len(ds) >= 2:
+            move[fr] = np.median(np.stack(ds), axis=0)
+    return np.cumsum(move, axis=0)
+
+
+def _stabilized(t: Track, path: np.ndarray | None) -> Track:
+    if path is None:
+        return t
+    shift = np.tile(path[t.frame], 2)
+    return Track(t.track_id, t.frame, t.xyxy - shift, t.det_index, t.score)
+
+
+def _end_fit(t: Track, n: int, at_end: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Straight-line fit of the centre over ``n`` observations at one end of ``t``.
+
+    Returns (centre at that end (2,), velocity px/frame (2,), frame of that end, mean height)."""
+    obs = t.observed
+    f, b = t.frame[obs], t.xyxy[obs]
+    f, b = (f[-n:], b[-n:]) if at_end else (f[:n], b[:n])
+    c = (b[:, :2] + b[:, 2:]) / 2
+    h = float(np.mean(b[:, 3] - b[:, 1]))
+    end = float(f[-1] if at_end else f[0])
+    if len(f) < 2 or f[-1] == f[0]:
+        return c[-1 if at_end else 0], np.zeros(2), end, h
+    ft = f - end
+    a = np.stack([np.ones_like(ft, dtype=np.float64), ft], axis=1)
+    coef, *_ = np.linalg.lstsq(a, c, rcond=None)
+    return coef[0], coef[1], end, h
+
+
+def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> np.ndarray:
+    """(len, len) cost of continuing track i (row) with track j (column); inf where not allowed.
+
+    ``path``: optional (T, 2) camera path (:func:`camera_path`) removed before extrapolating."""
+    tracks = [_stabilized(t, path) for t in tracks]
+    n = len(tracks)
+    cost = np.full((n, n), np.inf)
+    if n < 2:
+        return cost
+    k = max(config.join_fit_frames, 1)
+    ends = [_end_fit(t, k, True) for t in tracks]
+    starts = [_end_fit(t, k, False) for t in tracks]
+    for i, (c_i, v_i, e_i, h_i) in enumerate(ends):
+        for j, (c_j, v_j, s_j, h_j) in enumerate(starts):
+            gap = s_j - e_i
+            if i == j or gap < 1 or gap > config.join_max_gap_frames:
+                continue
+            h = (h_i + h_j) / 2
+            fwd = np.linalg.norm(c_i + v_i * gap - c_j) / h       # i's motion carried to j's start
+            bwd = np.linalg.norm(c_j - v_j * gap - c_i) / h       # j's motion carried back to i's end
+            size = abs(np.log(h_j / h_i))
+            c = 0.5 * (fwd + bwd) + size
+            if c <= config.join_max_cost:
+                cost[i, j] = c
+    return cost
+
+
+def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> list[Track]:
+    """Link tracklets end-to-start by motion continuity; a joined track keeps its first id."""
+    if len(tracks) < 2:
+        return list(tracks)
+    cost = join_cost_matrix(tracks, config, path)
+    finite = np.isfinite(cost)
+    if not finite.any():
+        return list(tracks)
+    rows, cols = linear_sum_assignment(np.where(finite, cost, 1e9))
+    nxt = {int(r): int(c) for r, c in zip(rows, cols) if finite[r, c]}
+    has_prev = set(nxt.values())
+    out = []
+    for start in range(len(tracks)):
+        if start in has_prev:
+            continue
+        chain, i = [tracks[start]], start
+        while i in nxt:
+            i = nxt[i]
+            chain.append(tracks[i])
+        out.append(Track(chain[0].track_id,
+                         np.concatenate([t.frame for t in chain]),
+                         np.concatenate([t.xyxy for t in chain]),
+                         np.concatenate([t.det_index for t in chain]),
+                         np.concatenate([t.score for t in chain])))
+    return sorted(out, key=lambda t: t.track_id)
+
+
+def drop_outliers(track: Track, config: TrackerConfig) -> Track:
+    """Un-assign single boxes that stray from the track's running median.
+
+    When a player is missed, his track may take a neighbour's box or a false positive
+    for a frame or two before coming back.  Such a box lies off the track's path: more
+    than ``outlier_max_offset`` box widths (heights for y) from the median over
+    ``outlier_window_frames`` observations, or with a height off by more than that share.
+    The box goes back to being unassigned (the frame is then filled by interpolation).
+    """
+    w = config.outlier_window_frames
+    obs = np.nonzero(track.observed)[0]
+    if w < 3 or len(obs) < w:
+        return track
+    b = track.xyxy[obs]
+    c = (b[:, :2] + b[:, 2:]) / 2
+    wh = np.maximum(b[:, 2:] - b[:, :2], 1.0)
+    z = np.concatenate([c, np.log(wh)], axis=1)
+    half = w // 2
+    padded = np.concatenate([np.repeat(z[:1], half, 0), z, np.repeat(z[-1:], half, 0)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, w, axis=0)     # (K, 4, w)
+    med = np.median(windows, axis=2)
+    off = np.abs(z - med)
+    ref_wh = np.exp(med[:, 2:])
+    bad = ((off[:, 0] / ref_wh[:, 0] > config.outlier_max_offset)
+           | (off[:, 1] / ref_wh[:, 1] > config.outlier_max_offset)
+           | (off[:, 3] > config.outlier_max_offset))
+    if not bad.any():
+        return track
+    keep = np.ones(len(track), bool)
+    keep[obs[bad]] = False
+    return Track(track.track_id, track.frame[keep], track.xyxy[keep], track.det_index[keep], track.score[keep])
+
+
+def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]:
+    """Cut tracks where two players' boxes overlap (IoU >= ``contact_iou``).
+
+    Close together, two tracks can swap players, one or many times, and nothing in the
+    boxes says which way round is right.  Offline we need not decide there: each track
+    is cut around its contact frames (the overlapping boxes are dropped) and the pieces
+    are joined again by motion continuity across the contact (:func:`join_tracklets`),
+    which sees the players' paths on both sides.
+    """
+    from tagging.boxes import iou_matrix
+
+    if config.contact_iou <= 0 or len(tracks) < 2:
+        return tracks
+    frame_rows: dict[int, list[tuple[int, int]]] = {}
+    for ti, t in enumerate(tracks):
+        for k in np.nonzero(t.observed)[0]:
+            frame_rows.setdefault(int(t.frame[k]), []).append((ti, int(k)))
+    contact = [np.zeros(len(t), bool) for t in tracks]
+    for rows in frame_rows.values():
+        if len(rows) < 2:
+            continue
+        boxes = np.stack([tracks[ti].xyxy[k] for ti, k in rows])
+        iou = iou_matrix(boxes, boxes)
+        np.fill_diagonal(iou, 0)
+        for (ti, k), hit in zip(rows, iou.max(axis=1) >= config.contact_iou):
+            contact[ti][k] |= bool(hit)
+    out, next_id = [], max(t.track_id for t in tracks) + 1
+    for t, c in zip(tracks, contact):
+        if not c.any():
+            out.append(t)
+            continue
+        keep = ~c
+        # runs of kept frames become pieces
+        idx = np.nonzero(keep)[0]
+        if len(idx) == 0:
+            continue
+        breaks = np.nonzero(np.diff(idx) > 1)[0] + 1
+        for n, run in enumerate(np.split(idx, breaks)):
+            tid = t.track_id if n == 0 else next_id
+            next_id += n > 0
+            out.append(Track(tid, t.frame[run], t.xyxy[run], t.det_index[run], t.score[run]))
+    return out
+
+
+def fill_gaps(track: Track, max_gap_frames: int) -> Track:
+    """Linearly interpolated boxes in every gap of at most ``max_gap_frames`` missing frames."""
+    if len(track) < 2 or max_gap_frames <= 0:
+        return track
+    f = track.frame
+    missing = np.diff(f) - 1
+    if not np.any((missing > 0) & (missing <= max_gap_frames)):
+        return track
+    new_f = [f[:1]]
+    for a, m in zip(range(len(f) - 1), missing):
+        if 0 < m <= max_gap_frames:
+            new_f.append(np.arange(f[a] + 1, f[a + 1]))
+        new_f.append(f[a + 1:a + 2])
+    frames = np.concatenate(new_f)
+    boxes = np.stack([np.interp(frames, f, track.xyxy[:, c]) for c in range(4)], axis=1)
+    where = np.searchsorted(f, frames)
+    is_obs = np.isin(frames, f)
+    det = np.where(is_obs, track.det_index[np.minimum(where, len(f) - 1)], -1)
+    score = np.where(is_obs, track.score[np.minimum(where, len(f) - 1)], 0.0)
+    return Track(track.track_id, frames, boxes, det, score)
+
+
+def smooth_boxes(track: Track, sigma_frames: float) -> Track:
+    """Gaussian-smooth centre and size over each run of consecutive frames."""
+    if sigma_frames <= 0 or len(track) < 3:
+        return track
+    z = np.concatenate([(track.xyxy[:, :2] + track.xyxy[:, 2:]) / 2, track.xyxy[:, 2:] - track.xyxy[:, :2]], 1)
+    out = z.copy()
+    breaks = np.nonzero(np.diff(track.frame) > 1)[0] + 1
+    for run in np.split(np.arange(len(track)), breaks):
+        if len(run) >= 3:
+            out[run] = gaussian_filter1d(z[run], sigma_frames, axis=0, mode="nearest")
+    xyxy = np.concatenate([out[:, :2] - out[:, 2:] / 2, out[:, :2] + out[:, 2:] / 2], 1)
+    return Track(track.track_id, track.frame, xyxy, track.det_index, track.score)
+
+
+def track_video(xyxy_per_frame, score_per_frame, config: TrackerConfig = TrackerConfig(),
+                mode: str = "offline") -> list[Track]:
+    """Track a whole video given each processed frame's boxes ((N_i, 4) px) and scores ((N_i,)).
+
+    ``mode="online"``: the ids the online tracker gave, frame by frame, nothing else.
+    ``mode="offline"``: plus joining, filtering, gap filling and smoothing (module doc).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if len(xyxy_per_frame) != len(score_per_frame):
+        raise ValueError(f"{len(xyxy_per_frame)} frames of boxes but {len(score_per_frame)} of scores")
+    tracker = ByteTracker(config)
+    ids = [tracker.update(b, s) for b, s in zip(xyxy_per_frame, score_per_frame)]
+    if mode == "online":
+        return _online_tracks(xyxy_per_frame, ids, score_per_frame)
+    tracks = [drop_outliers(t, config) for t in _tracklets_from_tracker(tracker, xyxy_per_frame)]
+    tracks = split_at_contacts([t for t in tracks if len(t)], config)
+    path = camera_path(tracks, len(xyxy_per_frame)) if config.join_stabilize else None
+    tracks = join_tracklets(tracks, config, path)
+    tracks = [t for t in tracks
+              if int(t.observed.sum()) >= config.min_track_frames
+              and float(t.score[t.observed].mean()) >= config.min_track_mean_score]
+    tracks = [smooth_boxes(fill_gaps(t, config.fill_max_gap_frames), config.smooth_sigma_frames)
+              for t in tracks]
+    # ids 1..n in order of first appearance: stable and dense for the tables
+    tracks.sort(key=lambda t: (int(t.frame[0]), t.track_id))
+    for new_id, t in enumerate(tracks, start=1):
+        t.track_id = new_id
+    return tracks
+
+
+def ids_per_frame(tracks: list[Track], boxes_per_frame: list[int]) -> list[np.ndarray]:
+    """Per-frame (N_i,) int64 id of each detection (-1: in no track); ``boxes_per_frame[i]`` = N_i."""
+    ids = [np.full(n, -1, np.int64) for n in boxes_per_frame]
+    for t in tracks:
+        for f, d in zip(t.frame[t.observed].tolist(), t.det_index[t.observed].tolist()):
+            ids[f][d] = t.track_id
+    return ids

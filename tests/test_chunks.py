@@ -1,0 +1,75 @@
+"""tagging/chunks.py: segment planning and stitching into global ids."""
+
+import numpy as np
+import pytest
+
+from tagging.chunks import ChunkPlan, plan_chunks, stitch_chunks, track_chunk, track_video_chunked
+from tagging.tracklets import Track, track_video
+
+
+def test_plan_covers_every_frame_once_and_overlaps():
+    plans = plan_chunks(1000, 300, 50)
+    assert [(p.start, p.stop) for p in plans] == [(0, 300), (250, 550), (500, 800), (750, 1000)]
+    owned = np.concatenate([np.arange(p.own_start, p.own_stop) for p in plans])
+    np.testing.assert_array_equal(owned, np.arange(1000))        # each frame owned exactly once
+    for a, b in zip(plans, plans[1:]):
+        assert b.start < a.stop and a.start <= a.own_start < a.own_stop <= a.stop
+
+
+def test_plan_edge_cases():
+    assert plan_chunks(0, 100, 10) == []
+    assert plan_chunks(80, 100, 10) == [ChunkPlan(0, 80, 0, 80)]
+    with pytest.raises(ValueError, match="overlap_frames"):
+        plan_chunks(100, 50, 50)
+
+
+def _players(n_frames, n=4):
+    xyxy, score = [], []
+    for f in range(n_frames):
+        boxes = np.array([[100 + 150 * i + 2 * f, 100 + 30 * i, 140 + 150 * i + 2 * f, 200 + 30 * i]
+                          for i in range(n)], float)
+        xyxy.append(boxes)
+        score.append(np.full(n, 0.9))
+    return xyxy, score
+
+
+def test_chunked_equals_single_pass_on_clean_tracks():
+    xyxy, score = _players(230)
+    single = track_video(xyxy, score)
+    chunked = track_video_chunked(xyxy, score, chunk_frames=60, overlap_frames=20)
+    assert len(single) == len(chunked) == 4
+    for a, b in zip(single, chunked):
+        np.testing.assert_array_equal(a.frame, b.frame)
+        np.testing.assert_array_equal(a.det_index, b.det_index)
+
+
+def test_stitch_matches_by_shared_boxes_not_by_local_id():
+    """Chunk 2 numbers its tracks in another order; stitching follows the boxes."""
+    xyxy, score = _players(100, n=2)
+    plans = plan_chunks(100, 60, 20)
+    first = track_chunk(xyxy, score, plans[0])
+    second = track_chunk(xyxy, score, plans[1])
+    for t, new_id in zip(second, (7, 3)):
+        t.track_id = new_id
+    second.reverse()
+    stitched = stitch_chunks(plans, [first, second])
+    assert len(stitched) == 2
+    for t in stitched:
+        np.testing.assert_array_equal(t.frame, np.arange(100))
+        assert len(set(t.det_index.tolist())) == 1                 # one player throughout
+
+
+def test_unmatched_tracks_get_their_own_global_ids():
+    plans = [ChunkPlan(0, 60, 0, 50), ChunkPlan(40, 100, 50, 100)]
+    box = np.array([[0, 0, 10, 10]], float)
+
+    def tr(frames, x):
+        f = np.asarray(frames)
+        return Track(1, f, np.repeat(box + [x, 0, x, 0], len(f), 0), np.zeros(len(f), np.int64), np.ones(len(f)))
+
+    stitched = stitch_chunks(plans, [[tr(range(0, 60), 0)], [tr(range(40, 100), 500)]])
+    assert [t.track_id for t in stitched] == [1, 2]
+    np.testing.assert_array_equal(stitched[0].frame, np.arange(0, 50))    # owned part only
+    np.testing.assert_array_equal(stitched[1].frame, np.arange(50, 100))
+    with pytest.raises(ValueError, match="2 chunk plans but 1"):
+        stitch_chunks(plans, [[]])

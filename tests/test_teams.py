@@ -1,0 +1,68 @@
+"""tagging/teams.py: torso colour and jersey-colour clustering."""
+
+import numpy as np
+import pytest
+
+from tagging.teams import assign_teams, torso_colours, track_colours
+
+PITCH = (40, 120, 40)
+KIT_A, KIT_B, REF, LIME = (220, 30, 30), (240, 240, 240), (55, 55, 60), (170, 230, 60)
+
+
+def _frame(people, h=200, w=400):
+    """A pitch with people drawn as solid torso-coloured boxes (shirt top half, dark shorts)."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:150] = PITCH
+    img[150:] = (90, 90, 100)                        # stands / bench area below the pitch
+    boxes = []
+    for (x, y), kit in people:
+        img[y:y + 20, x:x + 10] = kit
+        img[y + 20:y + 30, x:x + 10] = (30, 30, 30)
+        boxes.append([x - 3, y - 4, x + 13, y + 30])
+    return img, np.array(boxes, np.float32)
+
+
+def test_torso_colour_keeps_a_lime_kit_on_a_green_pitch():
+    img, boxes = _frame([((50, 50), KIT_A), ((150, 50), LIME), ((250, 160), REF)])
+    cols = torso_colours(img, boxes)
+    assert cols.shape == (3, 4)
+    assert not np.isnan(cols[:2, :3]).any()
+    assert abs(cols[0, 1] - cols[1, 1]) > 20              # red and lime differ on the a* axis
+    assert cols[0, 3] > 0.25 and cols[2, 3] < 0.1         # pitch share: on it / off it
+
+
+def test_torso_colour_edge_cases():
+    img, _ = _frame([])
+    assert torso_colours(img, np.zeros((0, 4))).shape == (0, 4)
+    out = torso_colours(img, np.array([[-50, -50, -40, -40]], np.float32))   # outside the frame
+    assert np.isnan(out).all()
+    with pytest.raises(ValueError, match="RGB"):
+        torso_colours(img[..., 0], np.zeros((1, 4)))
+
+
+def test_two_teams_separate_and_referee_and_bench_are_other():
+    rng = np.random.default_rng(0)
+    people = [((20 + 35 * i, 30 + (i % 3) * 30), KIT_A if i % 2 else KIT_B) for i in range(10)]
+    people += [((380, 60), REF), ((200, 165), REF)]       # a referee on the pitch, staff on the bench
+    img, boxes = _frame(people)
+    by_track = {}
+    for _ in range(4):                                    # a few frames with sensor noise
+        noisy = np.clip(img.astype(int) + rng.integers(-6, 7, img.shape), 0, 255).astype(np.uint8)
+        for tid, c in enumerate(torso_colours(noisy, boxes)):
+            by_track.setdefault(tid, []).append(c)
+    teams = assign_teams(track_colours(by_track))
+    a_side = {teams[i] for i in range(10) if i % 2}
+    b_side = {teams[i] for i in range(10) if not i % 2}
+    assert len(a_side) == 1 and len(b_side) == 1 and a_side != b_side
+    assert a_side | b_side == {"a", "b"}
+    assert teams[10] == "other" and teams[11] == "other"
+
+
+def test_track_colours_needs_enough_frames():
+    row = np.array([100, 120, 130, 0.8], np.float32)
+    nan = np.full(4, np.nan, np.float32)
+    got = track_colours({1: [row, row, row], 2: [row, nan, nan]})
+    assert sorted(got) == [1]
+    np.testing.assert_allclose(got[1], row)
+    assert assign_teams({}) == {}
+    assert assign_teams({5: row}) == {5: None}
