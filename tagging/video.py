@@ -16,6 +16,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from tagging.models import sha256_file
+
 
 class VideoError(RuntimeError):
     """A video cannot be opened or decoded.  The message names the file."""
@@ -224,9 +226,6 @@ def plan_ranges(declared_frames: int, range_frames: int, stride: int = 1,
     return ranges
 
 
-def file_sha256(path: str, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes (the videos table's content hash)."""
+    return sha256_file(path)
