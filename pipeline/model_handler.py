@@ -82,8 +82,13 @@ def shared_estimator(config: PoseStageConfig):
         return _SHARED[config]
 
 
-class PoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
-    """RunInference handler for the pose stage."""
+class _SharedEstimatorHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+    """What our three handlers share: the per-process estimator, batch sizes, byte counts.
+
+    Subclasses define ``run_inference`` and ``namespace``.
+    """
+
+    namespace = "matchtag_pose"
 
     def __init__(self, config: PoseStageConfig, max_batch_size: int = 4):
         super().__init__()
@@ -93,33 +98,31 @@ class PoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     def load_model(self):
         return shared_estimator(self._config)
 
-    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
-                      ) -> Iterable[PredictionResult]:
-        # Frames are processed one by one inside the batch: the detector and crop
-        # graphs take one image per call as shipped.
-        return [PredictionResult(example=None, inference=model(frame), model_id=self._config.model_id)
-                for frame in batch]
-
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(int(f.nbytes) for f in batch)
+        return sum(int(a.nbytes) for a in batch)
 
     def get_metrics_namespace(self) -> str:
-        return "matchtag_pose"
+        return self.namespace
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
 
 
-class DetectModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+class PoseModelHandler(_SharedEstimatorHandler):
+    """One-step pose stage (MultiPose): frame -> FramePoses."""
+
+    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
+                      ) -> Iterable[PredictionResult]:
+        # Frames are processed one by one inside the batch: the graphs take one
+        # frame per call as shipped.
+        return [PredictionResult(example=None, inference=model(frame), model_id=self._config.model_id)
+                for frame in batch]
+
+
+class DetectModelHandler(_SharedEstimatorHandler):
     """Top-down step 1: frame -> ``(Detections, crop_boxes (N, 4), crops (N, S, S, 3) uint8)``."""
 
-    def __init__(self, config: PoseStageConfig, max_batch_size: int = 4):
-        super().__init__()
-        self._config = config
-        self._max_batch_size = max_batch_size
-
-    def load_model(self):
-        return shared_estimator(self._config)
+    namespace = "matchtag_detect"
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:
@@ -130,17 +133,8 @@ class DetectModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
                                         model_id=self._config.detector.model))
         return out
 
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(int(f.nbytes) for f in batch)
 
-    def get_metrics_namespace(self) -> str:
-        return "matchtag_detect"
-
-    def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
-
-
-class CropPoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+class CropPoseModelHandler(_SharedEstimatorHandler):
     """Top-down step 2: person crops (S, S, 3) uint8 -> (17, 3) (y, x, score) in the crop.
 
     BatchElements hands it up to ``max_batch_size`` crops at a time, from any frames;
@@ -148,23 +142,9 @@ class CropPoseModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     """
 
     def __init__(self, config: PoseStageConfig, max_batch_size: int = 16):
-        super().__init__()
-        self._config = config
-        self._max_batch_size = max_batch_size
-
-    def load_model(self):
-        return shared_estimator(self._config)
+        super().__init__(config, max_batch_size)
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:
         raw = model.run_crops(np.stack(batch))
         return [PredictionResult(example=None, inference=r, model_id=self._config.pose.crop_model) for r in raw]
-
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(int(c.nbytes) for c in batch)
-
-    def get_metrics_namespace(self) -> str:
-        return "matchtag_pose"
-
-    def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
