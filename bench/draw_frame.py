@@ -12,6 +12,7 @@ import argparse
 import sys
 
 import cv2
+import pandas as pd
 
 from pipeline.run import expand_inputs
 from tagging.draw import draw_poses
@@ -24,7 +25,9 @@ def main(argv=None) -> int:
     ap.add_argument("video")
     ap.add_argument("tags_dir")
     ap.add_argument("--frame", type=int, default=0, help="frame index to draw")
-    ap.add_argument("--out", required=True, help="PNG to write")
+    ap.add_argument("--out", required=True, help="PNG or JPEG to write")
+    ap.add_argument("--teams", action="store_true",
+                    help="colour people by the tracks table's team (a red, b blue, other yellow)")
     args = ap.parse_args(argv)
     path = expand_inputs([args.video])[0]
     video_id = unique_video_ids([path])[path]
@@ -32,7 +35,11 @@ def main(argv=None) -> int:
     rows = poses[poses["frame_index"] == args.frame]
     for frame in FrameReader(path):
         if frame.index == args.frame:
-            image = draw_poses(frame.image, frame_poses(rows))
+            teams = None
+            if args.teams:
+                tracks = read_table(args.tags_dir, "tracks", video_id)
+                teams = {int(t): (None if pd.isna(v) else v) for t, v in zip(tracks.track_id, tracks.team)}
+            image = draw_poses(frame.image, frame_poses(rows), teams=teams)
             cv2.imwrite(args.out, image[..., ::-1])
             print(f"{args.out}: frame {args.frame} of {video_id}, {len(rows)} people drawn")
             return 0

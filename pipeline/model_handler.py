@@ -24,6 +24,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from tagging.detect import DetectorConfig, PersonDetector
 from tagging.models import configure_tensorflow, fetch_models, load_model
+from tagging.teams import torso_colours
 from tagging.pose import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
 
 
@@ -115,12 +116,17 @@ class PoseModelHandler(_SharedEstimatorHandler):
                       ) -> Iterable[PredictionResult]:
         # Frames are processed one by one inside the batch: the graphs take one
         # frame per call as shipped.
-        return [PredictionResult(example=None, inference=model(frame), model_id=self._config.model_id)
-                for frame in batch]
+        out = []
+        for frame in batch:
+            poses = model(frame)
+            poses.appearance = torso_colours(frame, poses.xyxy, poses.keypoints)  # for team colours
+            out.append(PredictionResult(example=None, inference=poses, model_id=self._config.model_id))
+        return out
 
 
 class DetectModelHandler(_SharedEstimatorHandler):
-    """Top-down step 1: frame -> ``(Detections, crop_boxes (N, 4), crops (N, S, S, 3) uint8)``."""
+    """Top-down step 1: frame -> ``(Detections, crop_boxes (N, 4), crops (N, S, S, 3) uint8,
+    torso colours (N, 4))``."""
 
     namespace = "matchtag_detect"
 
@@ -129,7 +135,10 @@ class DetectModelHandler(_SharedEstimatorHandler):
         out = []
         for frame in batch:
             dets, crop_boxes = model.locate(frame)
-            out.append(PredictionResult(example=None, inference=(dets, crop_boxes, model.crops(frame, crop_boxes)),
+            # Torso colours need the frame, which does not travel past this step.
+            out.append(PredictionResult(example=None,
+                                        inference=(dets, crop_boxes, model.crops(frame, crop_boxes),
+                                                   torso_colours(frame, dets.xyxy)),
                                         model_id=self._config.detector.model))
         return out
 

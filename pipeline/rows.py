@@ -24,8 +24,8 @@ def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: Frame
         yield row
 
 
-def track_row(video_id: str, summary: TrackSummary) -> dict:
-    return {"video_id": video_id, **asdict(summary)}
+def track_row(video_id: str, summary: TrackSummary, team: str | None = None) -> dict:
+    return {"video_id": video_id, **asdict(summary), "team": team}
 
 
 def event_row(video_id: str, event: Event) -> dict:

@@ -15,6 +15,7 @@ from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, Po
                                     PoseStageConfig)
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.events import tag_events
+from tagging.teams import teams_of_tracks
 from tagging.keypoints import NUM_KEYPOINTS
 from tagging.pose import TopDownPoseEstimator
 from tagging.bytetrack import TrackerConfig
@@ -60,14 +61,14 @@ class EstimatePoses(beam.PTransform):
 
         def split_crops(result):
             (video_id, frame_index, _ts), prediction = result
-            _dets, _boxes, crops = prediction.inference
+            _dets, _boxes, crops, _colours = prediction.inference
             for person, crop in enumerate(crops):
                 yield (video_id, frame_index, person), crop
 
         def frame_meta(result):
             (video_id, frame_index, ts), prediction = result
-            dets, boxes, _crops = prediction.inference
-            return (video_id, frame_index), (ts, dets, boxes)
+            dets, boxes, _crops, colours = prediction.inference
+            return (video_id, frame_index), (ts, dets, boxes, colours)
 
         def by_frame(result):
             (video_id, frame_index, person), prediction = result
@@ -77,11 +78,11 @@ class EstimatePoses(beam.PTransform):
 
         def assemble(key, grouped):
             video_id, frame_index = key
-            (ts, dets, boxes), = grouped["meta"]
+            (ts, dets, boxes, colours), = grouped["meta"]
             raw = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
             for person, r in grouped["raw"]:
                 raw[person] = r
-            poses = assembler.assemble(dets, boxes, raw)
+            poses = assembler.assemble(dets, boxes, raw, colours)
             people.inc(len(poses))
             return video_id, (frame_index, ts, poses)
 
@@ -156,7 +157,8 @@ class FormatTables(beam.PTransform):
                 yield from rows.pose_rows(video_id, frame_index, ts, poses)
 
         def track_rows(video_id, frames):
-            return [rows.track_row(video_id, s) for s in summarize_tracks(frames)]
+            teams = teams_of_tracks(frames)
+            return [rows.track_row(video_id, s, teams.get(s.track_id)) for s in summarize_tracks(frames)]
 
         return {"poses": tracked | "PoseRows" >> beam.FlatMapTuple(pose_rows),
                 "tracks": tracked | "TrackRows" >> beam.FlatMapTuple(track_rows)}

@@ -87,6 +87,9 @@ TRACKS = pa.schema([
     pa.field("last_ms", pa.float64(), nullable=False),
     pa.field("frame_count", pa.int64(), nullable=False),  # frames with a pose
     pa.field("mean_score", pa.float32(), nullable=False),
+    # "a" / "b" by jersey colour (clustered per video), "other" (referees, staff,
+    # people off the pitch), null when the track had too few usable torso colours.
+    pa.field("team", pa.string()),
 ], metadata=_meta("tracks"))
 
 EVENTS = pa.schema([

@@ -17,14 +17,22 @@ def _colour(track_id: int) -> tuple[int, int, int]:
     return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
+TEAM_RGB = {"a": (230, 40, 40), "b": (40, 90, 255), "other": (255, 220, 0)}
+
+
 def draw_poses(frame_rgb: np.ndarray, poses: FramePoses, min_keypoint_score: float = 0.2,
-               boxes: bool = True, labels: bool = True) -> np.ndarray:
-    """A copy of ``frame_rgb`` with boxes, skeletons and track ids drawn."""
+               boxes: bool = True, labels: bool = True, teams: dict[int, str | None] | None = None
+               ) -> np.ndarray:
+    """A copy of ``frame_rgb`` with boxes, skeletons and track ids drawn.
+
+    ``teams``: ``{track_id: "a" | "b" | "other" | None}``; when given, colours show the
+    team (a red, b blue, other yellow, unknown grey) instead of the track.
+    """
     out = frame_rgb.copy()
     thick = max(1, round(max(out.shape[:2]) / 800))
     for i in range(len(poses)):
         tid = int(poses.track_id[i])
-        colour = _colour(tid)
+        colour = _colour(tid) if teams is None else TEAM_RGB.get(teams.get(tid), (170, 170, 170))
         kps = poses.keypoints[i]
         if boxes:
             x1, y1, x2, y2 = (int(round(v)) for v in poses.xyxy[i])

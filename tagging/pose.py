@@ -19,6 +19,7 @@ import numpy as np
 from tagging.boxes import square_crop_box
 from tagging.detect import PersonDetector
 from tagging.keypoints import NUM_KEYPOINTS
+from tagging.teams import torso_colours
 from tagging.poses import Detections, FramePoses
 
 Model = Callable[..., list[np.ndarray]]
@@ -100,20 +101,27 @@ class TopDownPoseEstimator:
                  for i in range(0, len(crops), step)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
 
-    def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray) -> FramePoses:
-        """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels."""
+    def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray,
+                 appearance: np.ndarray | None = None) -> FramePoses:
+        """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels.
+
+        ``appearance``: (N, 4) torso colours of the detections (``tagging.teams.torso_colours``).
+        """
         cfg = self.config
         if len(dets) == 0:
             return FramePoses.empty()
         keypoints = np.stack([movenet_to_frame(r, box) for r, box in zip(raw, crop_boxes)])
         poses = FramePoses.from_keypoints(keypoints, dets.xyxy, dets.score, cfg.min_keypoint_score)
+        if appearance is not None:
+            poses.appearance = np.asarray(appearance, np.float32).reshape(-1, 4)
         return poses[poses.score >= cfg.min_pose_score]
 
     def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
         dets, crop_boxes = self.locate(frame_rgb)
         if len(dets) == 0:
             return FramePoses.empty()
-        return self.assemble(dets, crop_boxes, self.run_crops(self.crops(frame_rgb, crop_boxes)))
+        return self.assemble(dets, crop_boxes, self.run_crops(self.crops(frame_rgb, crop_boxes)),
+                             torso_colours(frame_rgb, dets.xyxy))
 
 
 class MultiPoseEstimator:

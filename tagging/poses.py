@@ -63,7 +63,9 @@ class FramePoses:
     - ``box_score``: (N,) detector confidence;
     - ``keypoints``: (N, 17, 3) COCO-17 (x_px, y_px, score);
     - ``score``: (N,) one pose score per person (mean of confident keypoint scores);
-    - ``track_id``: (N,) int64, -1 until the tracker assigns one.
+    - ``track_id``: (N,) int64, -1 until the tracker assigns one;
+    - ``appearance``: (N, 4) float32 torso colour (L*a*b*) and the share of the box that
+      is pitch, from :func:`tagging.teams.torso_colours`; NaN where unknown.
     """
 
     xyxy: np.ndarray
@@ -71,6 +73,7 @@ class FramePoses:
     keypoints: np.ndarray
     score: np.ndarray
     track_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    appearance: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.xyxy = _rows(self.xyxy, (4,), np.float32)
@@ -82,6 +85,10 @@ class FramePoses:
         if self.track_id is None:
             self.track_id = np.full(n, -1, np.int64)
         self.track_id = _rows(self.track_id, (), np.int64)
+        if self.appearance is None:
+            self.appearance = np.full((n, 4), np.nan, np.float32)
+        self.appearance = _rows(self.appearance, (4,), np.float32)
+        _check("appearance", self.appearance, (4,), n)
         _check("box_score", self.box_score, (), n)
         _check("keypoints", self.keypoints, (NUM_KEYPOINTS, 3), n)
         _check("score", self.score, (), n)
@@ -97,7 +104,7 @@ class FramePoses:
     def __getitem__(self, index) -> "FramePoses":
         index = [index] if isinstance(index, (int, np.integer)) else index  # one person stays a row
         return FramePoses(self.xyxy[index], self.box_score[index], self.keypoints[index],
-                          self.score[index], self.track_id[index])
+                          self.score[index], self.track_id[index], self.appearance[index])
 
     @classmethod
     def from_keypoints(cls, keypoints: np.ndarray, box_xyxy: np.ndarray, box_score: np.ndarray,

@@ -169,3 +169,14 @@ def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = T
     for i, tid in enumerate(ids):
         labels[tid] = "other" if other[i] else name[int(team_of[i])]
     return labels
+
+
+def teams_of_tracks(tracked, config: TeamConfig = TeamConfig()) -> dict[int, str | None]:
+    """``{track_id: team}`` from tracked frames (``tagging.tracking.track_frames`` output)
+    whose FramePoses carry ``appearance`` (torso colours); tracks without colours get None."""
+    by_track: dict[int, list[np.ndarray]] = {}
+    for _, _, poses in tracked:
+        for tid, colour in zip(poses.track_id.tolist(), poses.appearance):
+            if tid >= 0 and not np.isnan(colour[:3]).any():
+                by_track.setdefault(tid, []).append(colour)
+    return assign_teams(track_colours(by_track, config), config) if by_track else {}

@@ -53,6 +53,8 @@ def test_soccer_wide_shot_finds_many_players(shared_data, models, tmp_path):
     assert cov.frames_with_poses == 1.0
     assert cov.people_per_frame_median >= 12
     assert cov.events.get("throw_in", 0) == 0  # the clip has no throw-in
+    teams = read_table(out, "tracks")["team"].value_counts()
+    assert teams.get("a", 0) >= 3 and teams.get("b", 0) >= 3, teams  # two kits, both tracked
 
 
 def test_three_real_videos_and_an_empty_file(shared_data, models, tmp_path):
