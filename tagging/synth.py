@@ -528,7 +528,7 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
             trows.append({"track_id": tid, "first_frame": int(df.frame_index.iloc[0]),
                           "last_frame": int(df.frame_index.iloc[-1]), "first_ms": float(tr.timestamps_ms[0]),
                           "last_ms": float(tr.timestamps_ms[-1]), "frame_count": n,
-                          "mean_score": float(df.score.mean())})
+                          "mean_score": float(df.score.mean()), "team": None})
             for et, s, e, pk in tr.events:
                 labels.append({"video_id": vid, "event_type": et, "start_ms": s, "end_ms": e,
                                "peak_ms": pk, "track_id": tid})
