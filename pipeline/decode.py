@@ -9,7 +9,6 @@ got; ``SummarizeVideos`` joins those reports with the plan into one ``videos`` r
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -56,25 +55,41 @@ class DecodeSettings:
     progress: bool = False
 
 
-@contextlib.contextmanager
-def local_copy(path: str):
-    """A local file path for ``path``; URIs (gs://, s3://) are copied to a temp file."""
-    if "://" not in path:
-        yield path
-        return
-    suffix = os.path.splitext(path)[1]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        with FileSystems.open(path) as src:
-            shutil.copyfileobj(src, tmp, 1 << 22)
-        tmp.flush()
-        yield tmp.name
-
-
 def _frames_to_process(declared: int, s: DecodeSettings) -> int | None:
     total = -(-declared // s.stride) if declared > 0 else None
     if s.max_frames:
         total = min(total, s.max_frames) if total else s.max_frames
     return total
+
+
+class _LastRemoteCopy:
+    """Keeps the local copy of the last remote video a worker decoded.
+
+    A match is cut into many ranges; without this, every range of a gs:// or s3://
+    video would download the whole file again.  Local paths are used as they are.
+    """
+
+    def __init__(self):
+        self._path: str | None = None
+        self._tmp = None
+
+    def get(self, path: str) -> str:
+        if "://" not in path:
+            return path
+        if path != self._path:
+            self.release()
+            suffix = os.path.splitext(path)[1]
+            self._tmp = tempfile.NamedTemporaryFile(suffix=suffix)
+            with FileSystems.open(path) as src:
+                shutil.copyfileobj(src, self._tmp, 1 << 22)
+            self._tmp.flush()
+            self._path = path
+        return self._tmp.name
+
+    def release(self) -> None:
+        if self._tmp is not None:
+            self._tmp.close()
+        self._path, self._tmp = None, None
 
 
 class _Progress:
@@ -121,18 +136,24 @@ class PlanRangesFn(beam.DoFn):
         self.s = settings
         self.skipped = Metrics.counter(NAMESPACE, "videos_skipped")
 
+    def setup(self):
+        self._copies = _LastRemoteCopy()
+
+    def teardown(self):
+        self._copies.release()
+
     def process(self, job: VideoJob):
         s = self.s
         plan = _base_row(job, s)
         info = None
         try:
-            with local_copy(job.path) as local:
-                # Hash first: a file that is readable but not decodable still gets a
-                # hash, so --skip-existing does not retry the same broken bytes nightly.
-                plan["sha256"] = file_sha256(local) if os.path.isfile(local) else None
-                info = probe(local)
-                plan.update(fps=info.fps, width=info.width, height=info.height,
-                            declared_frames=info.frame_count)
+            local = self._copies.get(job.path)
+            # Hash first: a file that is readable but not decodable still gets a
+            # hash, so --skip-existing does not retry the same broken bytes nightly.
+            plan["sha256"] = file_sha256(local) if os.path.isfile(local) else None
+            info = probe(local)
+            plan.update(fps=info.fps, width=info.width, height=info.height,
+                        declared_frames=info.frame_count)
         except VideoError as exc:
             plan["error"] = str(exc)
         except Exception as exc:  # unreadable URI, permissions, ...
@@ -164,6 +185,12 @@ class DecodeRangeFn(beam.DoFn):
         self.s = settings
         self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
 
+    def setup(self):
+        self._copies = _LastRemoteCopy()
+
+    def teardown(self):
+        self._copies.release()
+
     def process(self, element):
         job, start, stop = element
         s = self.s
@@ -171,13 +198,12 @@ class DecodeRangeFn(beam.DoFn):
                   "truncated": False, "error": None}
         reader = None
         try:
-            with local_copy(job.path) as local:
-                reader = FrameReader(local, s.stride, None, start, stop)
-                for frame in reader:
-                    self.frames_decoded.inc()
-                    if s.progress:
-                        _Progress.update(job.video_id, _frames_to_process(reader.info.frame_count, s))
-                    yield (job.video_id, frame.index, frame.timestamp_ms), frame.image
+            reader = FrameReader(self._copies.get(job.path), s.stride, None, start, stop)
+            for frame in reader:
+                self.frames_decoded.inc()
+                if s.progress:
+                    _Progress.update(job.video_id, _frames_to_process(reader.info.frame_count, s))
+                yield (job.video_id, frame.index, frame.timestamp_ms), frame.image
             report["truncated"] = reader.truncated
         except Exception as exc:  # one bad video must never sink the batch
             LOG.exception("decoding %s frames [%s, %s) failed", job.path, start, stop)

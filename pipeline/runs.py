@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.commit import read_committed_video
 from schemas.tables import RUNS
 from tagging import __version__
 
@@ -17,8 +18,6 @@ from tagging import __version__
 def _videos_of_run(output: str, video_ids: list[str]) -> list[dict]:
     rows = []
     for vid in video_ids:
-        from pipeline.commit import read_committed_video
-
         row = read_committed_video(output, vid)
         if row is not None:
             rows.append({**row, "video_id": vid})
