@@ -1,6 +1,14 @@
 """Chunked against single-pass tracking on the poses of real videos (a `matchtag run` output).
 
     python bench/chunked_tracking.py --tags /tmp/out_street [--chunk-frames 40] [--overlap-frames 10]
+    python bench/chunked_tracking.py --tags TAGS --pipeline VIDEO [--chunk-s 10] [--overlap-s 2]
+
+With ``--pipeline``, the comparison runs through the Beam pipeline itself: ``matchtag run
+VIDEO --pose replay --poses-from TAGS`` (no pose inference) once with
+``--track-chunk-s 0`` (one piece) and once with ``--track-chunk-s CHUNK_S`` (segments
+tracked as parallel elements and stitched), and the two ``poses``/``tracks`` tables are
+compared the same way.  Without it, the pure functions of tagging/chunks.py are called
+directly on frame-count segments.
 
 For every video in ``TAGS/poses`` it rebuilds each processed frame's boxes and detector
 scores, tracks them (with the pipeline's tracker config) once over the whole video and once in forced-small overlapping
@@ -40,14 +48,50 @@ def compare(boxes, scores, chunk_frames: int, overlap_frames: int) -> dict:
     chunked = track_video_chunked(boxes, scores, chunk_frames, overlap_frames, PIPELINE_TRACKER_CONFIG)
     a = np.concatenate(ids_per_frame(single, counts)) if counts else np.zeros(0, np.int64)
     b = np.concatenate(ids_per_frame(chunked, counts)) if counts else np.zeros(0, np.int64)
+    return {"frames": len(boxes), "tracks_single": len(single), "tracks_chunked": len(chunked),
+            "track_count_diff": abs(len(chunked) - len(single)) / max(len(single), 1),
+            "id_agreement": agreement(a, b)}
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of boxes tracked in both whose ``b`` id maps to the same ``a`` id (majority mapping)."""
     both = (a >= 0) & (b >= 0)
     agree = 0
     for cid in np.unique(b[both]):
         _, n = np.unique(a[both & (b == cid)], return_counts=True)
         agree += n.max()
-    return {"frames": len(boxes), "tracks_single": len(single), "tracks_chunked": len(chunked),
-            "track_count_diff": abs(len(chunked) - len(single)) / max(len(single), 1),
-            "id_agreement": float(agree / max(both.sum(), 1))}
+    return float(agree / max(both.sum(), 1))
+
+
+def compare_pipeline(video: str, tags: str, chunk_s: float, overlap_s: float) -> dict:
+    import subprocess
+    import tempfile
+    import time
+
+    import pandas as pd
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, chunk in (("single", 0.0), ("chunked", chunk_s)):
+            dest = Path(tmp) / name
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "pipeline.cli", "run", video, "--output", str(dest),
+                            "--pose", "replay", "--poses-from", tags, "--track-chunk-s", str(chunk),
+                            "--track-overlap-s", str(overlap_s), "--progress", "off"],
+                           check=True, cwd=Path(__file__).resolve().parents[1], capture_output=True)
+            out[name] = {"seconds": time.perf_counter() - t,
+                         "poses": pd.read_parquet(dest / "poses").sort_values(
+                             ["video_id", "frame_index", "bbox_x1", "bbox_y1"]).reset_index(drop=True),
+                         "tracks": pd.read_parquet(dest / "tracks")}
+    a = out["single"]["poses"].track_id.to_numpy()
+    b = out["chunked"]["poses"].track_id.to_numpy()
+    n_single, n_chunked = len(out["single"]["tracks"]), len(out["chunked"]["tracks"])
+    return {"frames_with_people": int(out["single"]["poses"].frame_index.nunique()),
+            "boxes": len(a), "tracks_single": n_single, "tracks_chunked": n_chunked,
+            "track_count_diff": abs(n_chunked - n_single) / max(n_single, 1),
+            "id_agreement": agreement(a, b),
+            "wall_s_single": round(out["single"]["seconds"], 1),
+            "wall_s_chunked": round(out["chunked"]["seconds"], 1)}
 
 
 def main(argv=None) -> int:
@@ -57,7 +101,15 @@ def main(argv=None) -> int:
     parser.add_argument("--tags", required=True, help="output directory of `matchtag run`")
     parser.add_argument("--chunk-frames", type=int, default=40)
     parser.add_argument("--overlap-frames", type=int, default=10)
+    parser.add_argument("--pipeline", metavar="VIDEO", help="compare through `matchtag run` on this video")
+    parser.add_argument("--chunk-s", type=float, default=10.0)
+    parser.add_argument("--overlap-s", type=float, default=2.0)
     args = parser.parse_args(argv)
+    if args.pipeline:
+        res = compare_pipeline(args.pipeline, args.tags, args.chunk_s, args.overlap_s)
+        print(json.dumps({"video": args.pipeline, "chunk_s": args.chunk_s, "overlap_s": args.overlap_s, **res},
+                         indent=1))
+        return 0
     poses = pd.read_parquet(Path(args.tags) / "poses")
     out = {}
     for vid, g in poses.groupby("video_id", observed=True):

@@ -62,6 +62,12 @@ class MatchtagOptions(PipelineOptions):
         parser.add_argument("--range_frames", "--range-frames", dest="range_frames", type=int, default=1500,
                             help="frames per decode range; ranges of one video decode in parallel "
                                  "(default 1500 = 60 s at 25 fps)")
+        parser.add_argument("--track_chunk_s", "--track-chunk-s", dest="track_chunk_s", type=float, default=60.0,
+                            help="track each video in segments of this many seconds, in parallel, "
+                                 "stitched in their overlaps into one id per player (default 60; "
+                                 "0 = the whole video in one piece)")
+        parser.add_argument("--track_overlap_s", "--track-overlap-s", dest="track_overlap_s", type=float,
+                            default=2.0, help="seconds each tracking segment shares with the next (default 2)")
         parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                             help="progress bar per video on local runs (auto: when stderr is a terminal)")
         parser.add_argument("--inference_batch_size", "--inference-batch-size",

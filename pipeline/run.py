@@ -141,6 +141,10 @@ def validate(opts: MatchtagOptions) -> None:
         raise UsageError("give at least one INPUT video (path, glob or URI) or --manifest FILE.csv")
     if opts.stride < 1:
         raise UsageError("--stride must be >= 1")
+    if opts.track_chunk_s < 0:
+        raise UsageError("--track-chunk-s must be >= 0 (0: track each video in one piece)")
+    if opts.track_chunk_s > 0 and not 0 <= opts.track_overlap_s < opts.track_chunk_s:
+        raise UsageError("--track-overlap-s must be >= 0 and less than --track-chunk-s")
     if opts.max_frames is not None and opts.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
     if opts.inference_batch_size < 1:
@@ -212,7 +216,8 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
         poses = decoded["frames"] | "ReplayPoses" >> ReplayPoses(opts.poses_from)
     else:
         poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
-    tracked = poses | "TrackPlayers" >> TrackPlayers()
+    tracked = poses | "TrackPlayers" >> TrackPlayers(chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
+                                                     stride=opts.stride)
     tables = tracked | "FormatTables" >> FormatTables()
     tables["events"] = tracked | "TagEvents" >> TagEvents(opts.events_model)
     tables["videos"] = decoded["videos"]

@@ -19,6 +19,7 @@ from tagging.teams import teams_of_tracks
 from tagging.keypoints import NUM_KEYPOINTS
 from tagging.pose import TopDownPoseEstimator
 from tagging.bytetrack import TrackerConfig
+from tagging.chunks import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
 from tagging.tracking import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, summarize_tracks, track_frames,
                               track_sequences)
 
@@ -100,20 +101,73 @@ class EstimatePoses(beam.PTransform):
 class TrackPlayers(beam.PTransform):
     """Per-video poses -> ``(video_id, tracked)`` with track ids filled in.
 
-    Default: Kalman/ByteTrack tracking with whole-video association (docs/tracking.md);
-    ``mode="online"`` for frame-by-frame only, an ``IoUTrackerConfig`` for the old IoU tracker.
+    Default: Kalman/ByteTrack tracking with whole-video association (docs/tracking.md),
+    **chunk-parallel**: each frame's boxes go to the time segments holding it
+    (``chunk_s`` long, ``overlap_s`` shared with the next), every segment is tracked as
+    its own element (in parallel on any runner), the segments of a video are stitched
+    in their overlaps into one global id per player, and the ids are joined back onto
+    the poses.  Only boxes and scores travel to the tracking and stitching steps.
+    ``chunk_s=0`` tracks each video in one piece; ``mode="online"`` for frame-by-frame
+    association only; an ``IoUTrackerConfig`` for the old IoU tracker (never chunked).
+    ``stride`` must be the decode stride: processed frames are ``frame_index // stride``.
     """
 
-    def __init__(self, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRACKER_CONFIG, mode: str = "offline"):
+    def __init__(self, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRACKER_CONFIG, mode: str = "offline",
+                 chunk_s: float = 0.0, overlap_s: float = 2.0, stride: int = 1):
         super().__init__()
         self._config = config
         self._mode = mode
+        self._grid = SegmentGrid(chunk_s * 1000.0, overlap_s * 1000.0) if chunk_s > 0 else None
+        self._stride = stride
 
     def expand(self, poses):
-        config, mode = self._config, self._mode
-        return (poses
+        config, mode, grid, stride = self._config, self._mode, self._grid, self._stride
+        if grid is None or isinstance(config, IoUTrackerConfig):
+            return (poses
+                    | "GroupByVideo" >> beam.GroupByKey()
+                    | "Track" >> beam.MapTuple(lambda vid, frames: (vid, track_frames(frames, config, mode))))
+        segments = Metrics.counter(NAMESPACE, "track_segments")
+
+        def to_segments(video_id, frame):
+            frame_index, ts, p = frame
+            for k in grid.segments_of(float(ts)):
+                yield (video_id, k), (int(frame_index) // stride, p.xyxy, p.box_score)
+
+        def track_one(key, frames):
+            video_id, k = key
+            frames = list(frames)
+            ords = [f[0] for f in frames]
+            tracks = track_segment(ords, [f[1] for f in frames], [f[2] for f in frames], config, mode)
+            segments.inc()
+            return video_id, (k, min(ords), max(ords), tracks)
+
+        def stitch(video_id, segs):
+            tracks = stitch_segments(list(segs), config=config if mode == "offline" else None)
+            for ordinal, pairs in ids_by_ordinal(tracks).items():
+                yield (video_id, ordinal * stride), pairs
+
+        def apply_ids(key, grouped):
+            video_id, frame_index = key
+            for ts, p in grouped["poses"]:  # exactly one per frame
+                ids = np.full(len(p), -1, np.int64)
+                for pairs in grouped["ids"]:
+                    for det, tid in pairs:
+                        ids[det] = tid
+                p.track_id = ids
+                yield video_id, (frame_index, ts, p)
+
+        ids = (poses
+               | "KeyBySegment" >> beam.FlatMapTuple(to_segments)
+               | "GroupBySegment" >> beam.GroupByKey()
+               | "TrackSegment" >> beam.MapTuple(track_one)
+               | "GroupSegmentsByVideo" >> beam.GroupByKey()
+               | "Stitch" >> beam.FlatMapTuple(stitch))
+        keyed = poses | "KeyPosesByFrame" >> beam.MapTuple(lambda vid, f: ((vid, int(f[0])), (f[1], f[2])))
+        return ({"poses": keyed, "ids": ids}
+                | "JoinIds" >> beam.CoGroupByKey()
+                | "ApplyIds" >> beam.FlatMapTuple(apply_ids)
                 | "GroupByVideo" >> beam.GroupByKey()
-                | "Track" >> beam.MapTuple(lambda vid, frames: (vid, track_frames(frames, config, mode))))
+                | "SortFrames" >> beam.MapTuple(lambda vid, frames: (vid, sorted(frames, key=lambda f: f[0]))))
 
 
 class _TagEventsFn(beam.DoFn):

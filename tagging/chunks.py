@@ -13,6 +13,12 @@ own (in parallel, anywhere), then stitch the segments into one global id per pla
   twice; matched tracks share one global id (1..n in order of first appearance).
 
 Frames are processed-frame indices; all pure numpy, no Beam.
+
+The pipeline cuts segments by **time** instead (:class:`SegmentGrid`: a frame belongs
+to every segment whose time span holds its timestamp), so that each frame can be sent
+to its segments without knowing the video's length: :func:`track_segment` tracks one
+segment's frames, :func:`stitch_segments` stitches whatever segments a video had, and
+:func:`track_video_segmented` is the serial reference of that path.
 """
 
 from __future__ import annotations
@@ -131,7 +137,8 @@ def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
         parts.sort(key=lambda p: int(p.frame[0]))
         merged.append(Track(-1, np.concatenate([p.frame for p in parts]), np.concatenate([p.xyxy for p in parts]),
                             np.concatenate([p.det_index for p in parts]), np.concatenate([p.score for p in parts])))
-    if config is not None and merged:
+    # one segment: nothing was cut, so the result is the single pass's, unchanged
+    if config is not None and merged and len(plans) > 1:
         n_frames = max(p.stop for p in plans)
         for i, t in enumerate(merged):
             t.track_id = i
@@ -150,3 +157,84 @@ def track_video_chunked(xyxy_per_frame, score_per_frame, chunk_frames: int, over
     plans = plan_chunks(len(xyxy_per_frame), chunk_frames, overlap_frames)
     return stitch_chunks(plans, [track_chunk(xyxy_per_frame, score_per_frame, p, config, mode) for p in plans],
                          min_overlap_iou, config if mode == "offline" else None)
+
+
+@dataclass(frozen=True)
+class SegmentGrid:
+    """Segments by container time: segment k spans ``[k * step, k * step + chunk_ms)`` with
+    ``step = chunk_ms - overlap_ms``.  A frame goes to each segment holding its timestamp
+    (one, or two in an overlap), so the grid needs neither the video's length nor its
+    frame rate."""
+
+    chunk_ms: float
+    overlap_ms: float
+
+    def __post_init__(self):
+        if not (self.chunk_ms > 0 and 0 <= self.overlap_ms < self.chunk_ms):
+            raise ValueError(f"need 0 <= overlap < chunk; got chunk {self.chunk_ms} ms, "
+                             f"overlap {self.overlap_ms} ms")
+
+    def segments_of(self, ts_ms: float) -> list[int]:
+        step = self.chunk_ms - self.overlap_ms
+        ts_ms = max(float(ts_ms), 0.0)  # the grid starts at 0; a negative container time joins segment 0
+        last = int(np.floor(ts_ms / step))
+        first = max(int(np.floor((ts_ms - self.chunk_ms) / step)) + 1, 0)
+        return list(range(first, last + 1))
+
+
+def track_segment(ordinals, xyxy_per_frame, score_per_frame, config: TrackerConfig = TrackerConfig(),
+                  mode: str = "offline") -> list[Track]:
+    """Track one segment's frames, given in any order with their ``ordinals`` (processed-frame
+    number in the video, e.g. ``frame_index // stride``); returned frames are ordinals."""
+    ordinals = np.asarray(ordinals, np.int64)
+    order = np.argsort(ordinals, kind="stable")
+    if len(np.unique(ordinals)) != len(ordinals):
+        raise ValueError("a segment holds the same frame twice")
+    tracks = track_video([xyxy_per_frame[i] for i in order], [score_per_frame[i] for i in order], config, mode)
+    sorted_ordinals = ordinals[order]
+    for t in tracks:
+        t.frame = sorted_ordinals[t.frame]
+    return tracks
+
+
+def stitch_segments(segments, min_overlap_iou: float = 0.5, config: TrackerConfig | None = None) -> list[Track]:
+    """Global tracks of one video from ``segments``: ``(k, first_ordinal, last_ordinal, tracks)``
+    per segment that had frames, in any order (what :func:`track_segment` gave for it).
+
+    Each segment owns the frames from the middle of its overlap with the previous
+    segment to the middle of its overlap with the next; see :func:`stitch_chunks`.
+    """
+    segments = sorted(segments, key=lambda s: s[0])
+    spans = [(int(first), int(last) + 1) for _, first, last, _ in segments]
+    plans = []
+    for i, (start, stop) in enumerate(spans):
+        own_start = start if i == 0 else (start + spans[i - 1][1]) // 2
+        own_stop = stop if i == len(spans) - 1 else (spans[i + 1][0] + stop) // 2
+        plans.append(ChunkPlan(start, stop, own_start, max(own_start, own_stop)))
+    return stitch_chunks(plans, [s[3] for s in segments], min_overlap_iou, config)
+
+
+def ids_by_ordinal(tracks: list[Track]) -> dict[int, list[tuple[int, int]]]:
+    """``{ordinal: [(det_index, track_id), ...]}`` for every observed box of ``tracks``."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for t in tracks:
+        for f, d in zip(t.frame[t.observed].tolist(), t.det_index[t.observed].tolist()):
+            out.setdefault(f, []).append((d, t.track_id))
+    return out
+
+
+def track_video_segmented(ordinals, timestamps_ms, xyxy_per_frame, score_per_frame, grid: SegmentGrid,
+                          config: TrackerConfig = TrackerConfig(), mode: str = "offline",
+                          min_overlap_iou: float = 0.5) -> list[Track]:
+    """Serial reference of the pipeline's chunked tracking (same grid, same stitch)."""
+    members: dict[int, list[int]] = {}
+    for i, ts in enumerate(timestamps_ms):
+        for k in grid.segments_of(float(ts)):
+            members.setdefault(k, []).append(i)
+    segments = []
+    for k, idx in members.items():
+        ords = [int(ordinals[i]) for i in idx]
+        tracks = track_segment(ords, [xyxy_per_frame[i] for i in idx], [score_per_frame[i] for i in idx],
+                               config, mode)
+        segments.append((k, min(ords), max(ords), tracks))
+    return stitch_segments(segments, min_overlap_iou, config if mode == "offline" else None)

@@ -73,3 +73,56 @@ def test_unmatched_tracks_get_their_own_global_ids():
     np.testing.assert_array_equal(stitched[1].frame, np.arange(50, 100))
     with pytest.raises(ValueError, match="2 chunk plans but 1"):
         stitch_chunks(plans, [[]])
+
+
+# ---- time-segmented chunks, as the pipeline runs them -------------------------------
+
+from tagging.chunks import SegmentGrid, ids_by_ordinal, track_video_segmented  # noqa: E402
+
+
+def test_segment_grid_puts_overlap_frames_in_two_segments():
+    grid = SegmentGrid(10_000, 2_000)                 # 10 s segments, 2 s overlap: step 8 s
+    assert grid.segments_of(0) == [0]
+    assert grid.segments_of(7_999) == [0]
+    assert grid.segments_of(8_000) == [0, 1]
+    assert grid.segments_of(9_999) == [0, 1]
+    assert grid.segments_of(10_000) == [1]
+    assert grid.segments_of(16_500) == [1, 2]
+    with pytest.raises(ValueError, match="overlap"):
+        SegmentGrid(1_000, 1_000)
+
+
+def _ids(tracks, n_frames):
+    by = ids_by_ordinal(tracks)
+    return [sorted(by.get(f, [])) for f in range(n_frames)]
+
+
+def test_one_segment_is_exactly_the_single_pass():
+    xyxy, score = _players(120, n=3)
+    ts = np.arange(120) * 40.0                          # 25 fps, 4.8 s: inside one 60-s segment
+    single = track_video(xyxy, score)
+    seg = track_video_segmented(np.arange(120), ts, xyxy, score, SegmentGrid(60_000, 2_000))
+    assert _ids(seg, 120) == _ids(single, 120)
+
+
+def test_many_segments_keep_one_id_per_player():
+    xyxy, score = _players(300, n=4)                    # 12 s at 25 fps, in 2-s segments
+    ts = np.arange(300) * 40.0
+    seg = track_video_segmented(np.arange(300), ts, xyxy, score, SegmentGrid(2_000, 400))
+    assert len(seg) == 4
+    for t in seg:
+        obs = t.det_index[t.observed]
+        assert len(set(obs.tolist())) == 1 and t.observed.sum() == 300
+
+
+def test_segments_given_out_of_order_and_with_strided_ordinals():
+    """Frames arrive shuffled, ordinals come from frame_index // stride with one frame lost."""
+    xyxy, score = _players(200, n=2)
+    keep = [f for f in range(200) if f != 77]
+    rng = np.random.default_rng(1)
+    order = rng.permutation(len(keep))
+    ords = np.array(keep)[order]
+    seg = track_video_segmented(ords, ords * 80.0, [xyxy[i] for i in ords], [score[i] for i in ords],
+                                SegmentGrid(4_000, 800))
+    assert len(seg) == 2
+    assert all(77 not in t.frame[t.observed].tolist() for t in seg)
