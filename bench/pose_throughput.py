@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=24, help="frames from the start of the video")
     ap.add_argument("--batch", type=int, default=16, help="crop batch size to compare with batch 1")
     ap.add_argument("--crop-model", default=None, help="default: the pose stage's default")
+    ap.add_argument("--flip-test", choices=("on", "off"), default="on",
+                    help="the pose stage's flip test (default on, as in `matchtag run`)")
     ap.add_argument("--max-crops", type=int, default=64, help="crops used for the crops/s figures")
     ap.add_argument("--passes", type=int, default=2, help="alternating model-only / end-to-end passes")
     ap.add_argument("--json", action="store_true")
@@ -74,7 +76,7 @@ def main(argv=None) -> int:
     configure_tensorflow()
     import tensorflow as tf
 
-    pose = PoseConfig(crop_model=args.crop_model) if args.crop_model else PoseConfig()
+    pose = PoseConfig(crop_model=args.crop_model or PoseConfig.crop_model, flip_test=args.flip_test == "on")
     config = PoseStageConfig(pose=pose)
     frames = [f.image for f in FrameReader(args.video, max_frames=args.frames)]
     est = shared_estimator(config)
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
         for i in range(0, n, b):
             est.crop_model(crops[i:i + b])
 
-    res = {"video": Path(args.video).name, "frames": len(frames), "crops_timed": n,
+    res = {"video": Path(args.video).name, "frames": len(frames), "crops_timed": n, "flip_test": args.flip_test,
            "detections_per_frame": total_crops / len(frames), "crop_model": pose.crop_model, "batch": b,
            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
            "cpu_count": os.cpu_count(), "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU"}
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
     def end_to_end():
         with tempfile.TemporaryDirectory(prefix="matchtag-bench-") as out:
             argv = [args.video, "--output", out, "--max-frames", str(len(frames)), "--runner", "FnApiRunner",
-                    "--crop-model", pose.crop_model]
+                    "--crop-model", pose.crop_model, "--flip-test", args.flip_test]
             result = run(argv)
             if result.state != "DONE":
                 raise RuntimeError(f"pipeline ended in state {result.state}")

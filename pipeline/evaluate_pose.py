@@ -29,6 +29,8 @@ def register(sub) -> None:
                    help="topdown: detector + MoveNet crops (default); posenet: detector + PoseNet crops; "
                         "multipose: MoveNet MultiPose")
     p.add_argument("--detector", choices=("centernet", "nanodet"), default=DetectorConfig.model)
+    p.add_argument("--flip-test", dest="flip_test", choices=("on", "off"), default="on",
+                   help="average each crop's pose with its mirrored crop's (default on, as in `matchtag run`)")
     p.add_argument("--crop-model", dest="crop_model", choices=("movenet-lightning", "movenet-thunder"),
                    default=PoseConfig.crop_model, help="MoveNet model on the crops (topdown backend)")
     p.add_argument("--tile-px", dest="tile_px", type=int, default=DetectorConfig.tile_px,
@@ -55,7 +57,7 @@ def evaluate_pose_cmd(args) -> int:
         return 2
     config = PoseStageConfig(backend=args.backend,
                              detector=DetectorConfig(model=args.detector, tile_px=args.tile_px),
-                             pose=PoseConfig(crop_model=args.crop_model))
+                             pose=PoseConfig(crop_model=args.crop_model, flip_test=args.flip_test == "on"))
     try:
         configure_tensorflow(device=args.device)
         estimator = build_estimator(config)

@@ -166,7 +166,8 @@ def validate(opts: MatchtagOptions) -> None:
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
     return PoseStageConfig(backend=opts.pose,
                            detector=DetectorConfig(model=opts.detector, tile_px=opts.tile_px),
-                           pose=PoseConfig(crop_model=opts.crop_model), device=opts.device)
+                           pose=PoseConfig(crop_model=opts.crop_model, flip_test=opts.flip_test == "on"),
+                           device=opts.device)
 
 
 def tagging_config(opts: MatchtagOptions) -> str:

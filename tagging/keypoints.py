@@ -11,6 +11,12 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
+# Index of each keypoint's mirror image (left <-> right; the nose is its own).
+MIRROR_INDEX: tuple[int, ...] = tuple(
+    KP[n.replace("left_", "right_")] if n.startswith("left_") else
+    KP[n.replace("right_", "left_")] if n.startswith("right_") else KP[n]
+    for n in KEYPOINT_NAMES)
+
 # Limbs drawn between keypoints (index pairs into KEYPOINT_NAMES).
 SKELETON: tuple[tuple[int, int], ...] = (
     (KP["left_ankle"], KP["left_knee"]), (KP["left_knee"], KP["left_hip"]),

@@ -18,7 +18,7 @@ import numpy as np
 
 from tagging.boxes import square_crop_box
 from tagging.detect import PersonDetector
-from tagging.keypoints import NUM_KEYPOINTS
+from tagging.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
 from tagging.teams import torso_colours
 from tagging.poses import Detections, FramePoses
 
@@ -38,10 +38,26 @@ class PoseConfig:
     max_crops_per_call: int = 32      # bounds memory on frames with many people
     min_keypoint_score: float = 0.2   # keypoints below this do not count in the pose score
     min_pose_score: float = 0.15      # people whose pose score is below this are dropped
+    # Flip test: each crop also goes through the model mirrored (in the same call), and
+    # the two results are averaged (keypoints un-mirrored, left/right swapped).  Costs
+    # twice the crop-model work; gained +0.013 OKS AP on COCO and on PoseTrack18, and
+    # +0.013 PCKh on PoseTrack18 (docs/pose.md, "Flip test").
+    flip_test: bool = True
     # MoveNet MultiPose is trained for a longer side of 256 px (its model card); the
     # frame is scaled to at most this and padded to multiples of 32.
     multipose_max_side: int = 256
     multipose_min_person_score: float = 0.2
+
+
+def merge_flipped(raw: np.ndarray, raw_mirrored: np.ndarray) -> np.ndarray:
+    """Average (N, 17, 3) (y, x, score) crop outputs with those of the mirrored crops.
+
+    The mirrored result is mapped back (x -> 1 - x, left and right keypoints swapped)
+    and both positions and scores are averaged: the usual flip test of pose models.
+    """
+    back = np.asarray(raw_mirrored, np.float32)[:, list(MIRROR_INDEX)].copy()
+    back[..., 1] = 1.0 - back[..., 1]
+    return ((np.asarray(raw, np.float32) + back) / 2).astype(np.float32)
 
 
 def extract_crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -95,11 +111,21 @@ class TopDownPoseEstimator:
         return out
 
     def run_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) crops -> (N, 17, 3) (y, x, score) relative to each crop."""
+        """(N, S, S, 3) crops -> (N, 17, 3) (y, x, score) relative to each crop.
+
+        With ``flip_test``, the mirrored crops run in the same calls and the two
+        results are averaged (:func:`merge_flipped`).
+        """
+        n = len(crops)
+        if self.config.flip_test and n:
+            crops = np.concatenate([crops, crops[:, :, ::-1]])
         step = max(1, self.config.max_crops_per_call)
         parts = [self.crop_model(crops[i:i + step].astype(np.int32))[0].reshape(-1, NUM_KEYPOINTS, 3)
                  for i in range(0, len(crops), step)]
-        return np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+        raw = np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+        if self.config.flip_test and n:
+            return merge_flipped(raw[:n], raw[n:])
+        return raw
 
     def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray,
                  appearance: np.ndarray | None = None) -> FramePoses:

@@ -116,7 +116,7 @@ def test_topdown_maps_keypoints_to_frame_and_drops_low_scores():
     low = _movenet_raw(0.5, 0.5, 0.1)                # nothing confident -> pose score 0
     third = _movenet_raw(0.0, 1.0, 0.3)
     model = FakeMoveNet([good, low, third])
-    est = TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-lightning"))
+    est = TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-lightning", flip_test=False))
     poses = est(frame)
 
     assert isinstance(poses, FramePoses)
@@ -141,7 +141,7 @@ def test_topdown_crop_is_taken_around_the_person():
     frame[100:200, 100:140] = 255                    # the "person"
     det = FakeDetector([[100, 100, 140, 200]], [0.9])
     model = FakeMoveNet([_movenet_raw(0.5, 0.5, 0.9)])
-    TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-thunder"))(frame)
+    TopDownPoseEstimator(det, model, PoseConfig(crop_model="movenet-thunder", flip_test=False))(frame)
     crop = model.inputs[0][0]
     assert crop.shape == (256, 256, 3)
     # person spans x 100..140 of the crop box [57.5, 182.5] -> 256 * (42.5 .. 82.5) / 125
@@ -162,8 +162,8 @@ def test_topdown_min_pose_score_is_configurable():
     det = FakeDetector([[10, 10, 50, 90]], [0.9])
     model = FakeMoveNet([_movenet_raw(0.5, 0.5, 0.3), _movenet_raw(0.5, 0.5, 0.3)])
     frame = np.zeros((100, 100, 3), np.uint8)
-    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.29))(frame)) == 1
-    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.31))(frame)) == 0
+    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.29, flip_test=False))(frame)) == 1
+    assert len(TopDownPoseEstimator(det, model, PoseConfig(min_pose_score=0.31, flip_test=False))(frame)) == 0
 
 
 # ----------------------------------------------------------------------- MultiPoseEstimator
@@ -250,10 +250,59 @@ def test_topdown_splits_many_crops_into_bounded_calls():
     det = FakeDetector(boxes, [0.9] * 5)
     outs = [_movenet_raw(0.5, 0.1 * i, 0.9) for i in range(5)]
     model = FakeMoveNet(outs)
-    poses = TopDownPoseEstimator(det, model, PoseConfig(max_crops_per_call=2))(np.zeros((60, 80, 3), np.uint8))
+    poses = TopDownPoseEstimator(det, model, PoseConfig(max_crops_per_call=2, flip_test=False))(np.zeros((60, 80, 3), np.uint8))
     assert [len(b) for b in model.inputs] == [2, 2, 1]
     # person i keeps its own output: x_rel = 0.1 i in its crop
     crop = np.asarray(boxes, np.float32)
     side = (crop[:, 3] - crop[:, 1]) * 1.25
     x0 = (crop[:, 0] + crop[:, 2]) / 2 - side / 2
     np.testing.assert_allclose(poses.keypoints[:, 0, 0], x0 + 0.1 * np.arange(5) * side, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------- flip test
+
+def test_mirror_index_swaps_sides_and_keeps_the_nose():
+    from tagging.keypoints import MIRROR_INDEX
+
+    assert MIRROR_INDEX[KP["nose"]] == KP["nose"]
+    assert MIRROR_INDEX[KP["left_wrist"]] == KP["right_wrist"]
+    assert MIRROR_INDEX[KP["right_ankle"]] == KP["left_ankle"]
+    assert sorted(MIRROR_INDEX) == list(range(NUM_KEYPOINTS))
+
+
+class _BrightSpotModel:
+    """Puts every keypoint on the crop's brightest column (x) and row (y); left wrist
+    0.1 further right than the rest, so a flip test that forgets to swap sides shows.
+    Records the batch sizes it was called with."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, crops):
+        self.calls.append(len(crops))
+        out = np.zeros((len(crops), 1, NUM_KEYPOINTS, 3), np.float32)
+        for i, c in enumerate(crops):
+            g = c.sum(axis=2)
+            y, x = np.unravel_index(int(g.argmax()), g.shape)
+            out[i, 0, :, 0] = y / c.shape[0]
+            out[i, 0, :, 1] = x / c.shape[1]
+            out[i, 0, KP["left_wrist"], 1] += 0.1
+            out[i, 0, :, 2] = 0.9
+        return [out]
+
+
+def test_flip_test_averages_the_mirrored_crop_in_one_call():
+    crops = np.zeros((3, 10, 10, 3), np.uint8)
+    crops[:, 4, 2] = 255                                     # bright pixel at x = 2 / 10
+    model = _BrightSpotModel()
+    plain = TopDownPoseEstimator(None, model, PoseConfig(flip_test=False)).run_crops(crops)
+    flipped = TopDownPoseEstimator(None, model, PoseConfig(flip_test=True)).run_crops(crops)
+    assert model.calls == [3, 6]                             # mirrored crops ride in the same call
+    np.testing.assert_allclose(plain[:, KP["nose"], 1], 0.2)
+    # mirrored crop: spot at column 7 -> x 0.7, mapped back 0.3; mean (0.2 + 0.3) / 2
+    np.testing.assert_allclose(flipped[:, KP["nose"], 1], 0.25, atol=1e-6)
+    np.testing.assert_allclose(flipped[:, :, 0], plain[:, :, 0])          # rows untouched
+    # the left wrist's +0.1 in the plain pass, and the mirrored pass's right wrist
+    # (which gets no +0.1) mapped onto the left: (0.3 + 0.3) / 2
+    np.testing.assert_allclose(flipped[:, KP["left_wrist"], 1], (0.3 + 0.3) / 2, atol=1e-6)
+    np.testing.assert_allclose(flipped[:, KP["right_wrist"], 1], (0.2 + (1 - 0.8)) / 2, atol=1e-6)
