@@ -74,6 +74,12 @@ class TrackerConfig:
     join_max_gap_frames: int = 60     # tracklets further apart in time are never joined
     join_fit_frames: int = 10         # frames at a tracklet's end used to fit its motion
     join_max_cost: float = 1.5        # max joining cost (distance in box heights, see tracklets)
+    relink_max_cost: float = 2.0      # long-range re-link after joining: max distance (box heights, camera
+                                      # path removed) + log-height change between a track's end and a later
+                                      # track's start; 0 = off.  Players leave the picture when the camera
+                                      # pans and come back near where they left (+0.04 IDF1 on SportsMOT;
+                                      # 2-5 all within 0.003, 1.5 loses half the gain; docs/tracking.md)
+    relink_max_gap_frames: int = 1500  # never re-link across more than this (60 s at 25 fps)
     fill_max_gap_frames: int = 30     # gaps up to this long are filled by interpolation
     smooth_sigma_frames: float = 1.5  # Gaussian box smoothing; 0 disables
 

@@ -157,7 +157,58 @@ def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray 
     """Link tracklets end-to-start by motion continuity; a joined track keeps its first id."""
     if len(tracks) < 2:
         return list(tracks)
-    cost = join_cost_matrix(tracks, config, path)
+    return _link(tracks, join_cost_matrix(tracks, config, path))
+
+
+def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> np.ndarray:
+    """(len, len) cost of re-linking the end of track i (row) to the later start of track j.
+
+    For gaps too long to extrapolate motion over -- a player who leaves the picture
+    while the camera pans away and comes back when it pans back, or who stays hidden
+    behind others for seconds.  With the camera path removed, such a player is found
+    again near where he was last seen: the cost is the distance between the mean
+    (stabilized) centres of ``join_fit_frames`` observations at i's end and at j's
+    start, in mean box heights, plus the change in mean log height.  No velocity: over
+    seconds a player's direction says little.  inf where not allowed."""
+    n = len(tracks)
+    cost = np.full((n, n), np.inf)
+    if n < 2 or config.relink_max_cost <= 0:
+        return cost
+    k = max(config.join_fit_frames, 1)
+    tracks = [_stabilized(t, path) for t in tracks]
+
+    def ends(at_end: bool):
+        c, lh, f = np.zeros((n, 2)), np.zeros(n), np.zeros(n)
+        for i, t in enumerate(tracks):
+            obs = t.observed
+            fr, b = t.frame[obs], t.xyxy[obs]
+            b = b[-k:] if at_end else b[:k]
+            c[i] = ((b[:, :2] + b[:, 2:]) / 2).mean(axis=0)
+            lh[i] = np.log(np.maximum(b[:, 3] - b[:, 1], 1.0)).mean()
+            f[i] = fr[-1] if at_end else fr[0]
+        return c, lh, f
+
+    ce, lhe, fe = ends(True)
+    cs, lhs, fs = ends(False)
+    gap = fs[None, :] - fe[:, None]
+    h = np.exp((lhe[:, None] + lhs[None, :]) / 2)
+    dist = np.linalg.norm(cs[None, :, :] - ce[:, None, :], axis=2) / h
+    c = dist + np.abs(lhs[None, :] - lhe[:, None])
+    ok = (gap >= 1) & (gap <= config.relink_max_gap_frames) & (c <= config.relink_max_cost)
+    np.fill_diagonal(ok, False)
+    cost[ok] = c[ok]
+    return cost
+
+
+def relink_tracks(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> list[Track]:
+    """Second, long-range linking pass over joined tracks (:func:`relink_cost_matrix`)."""
+    if len(tracks) < 2 or config.relink_max_cost <= 0:
+        return list(tracks)
+    return _link(tracks, relink_cost_matrix(tracks, config, path))
+
+
+def _link(tracks: list[Track], cost: np.ndarray) -> list[Track]:
+    """Chains from one Hungarian assignment over the finite (end i, start j) costs."""
     finite = np.isfinite(cost)
     if not finite.any():
         return list(tracks)
@@ -308,13 +359,19 @@ def track_video(xyxy_per_frame, score_per_frame, config: TrackerConfig = Tracker
     ids = [tracker.update(b, s) for b, s in zip(xyxy_per_frame, score_per_frame)]
     if mode == "online":
         return _online_tracks(xyxy_per_frame, ids, score_per_frame)
-    tracks = [drop_outliers(t, config) for t in _tracklets_from_tracker(tracker, xyxy_per_frame)]
+    return offline_tracks(_tracklets_from_tracker(tracker, xyxy_per_frame), len(xyxy_per_frame), config)
+
+
+def offline_tracks(tracks: list[Track], n_frames: int, config: TrackerConfig = TrackerConfig()) -> list[Track]:
+    """The whole-video pass on the online tracker's tracklets (module doc), ids renumbered 1..n."""
+    tracks = [drop_outliers(t, config) for t in tracks]
     tracks = split_at_contacts([t for t in tracks if len(t)], config)
-    path = camera_path(tracks, len(xyxy_per_frame)) if config.join_stabilize else None
+    path = camera_path(tracks, n_frames) if config.join_stabilize else None
     tracks = join_tracklets(tracks, config, path)
     tracks = [t for t in tracks
               if int(t.observed.sum()) >= config.min_track_frames
               and float(t.score[t.observed].mean()) >= config.min_track_mean_score]
+    tracks = relink_tracks(tracks, config, path)
     tracks = [smooth_boxes(fill_gaps(t, config.fill_max_gap_frames), config.smooth_sigma_frames)
               for t in tracks]
     # ids 1..n in order of first appearance: stable and dense for the tables

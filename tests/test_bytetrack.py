@@ -7,7 +7,7 @@ from tagging.bytetrack import ByteTracker, TrackerConfig
 from tagging.poses import FramePoses
 from tagging.tracking import track_frames
 from tagging.tracklets import (Track, camera_path, drop_outliers, fill_gaps, ids_per_frame, join_tracklets,
-                               smooth_boxes, track_video)
+                               relink_tracks, smooth_boxes, track_video)
 
 NONE = (np.zeros((0, 4)), np.zeros(0))
 
@@ -153,6 +153,31 @@ def test_join_uses_the_camera_path():
     cfg = TrackerConfig(join_max_cost=0.5)
     assert len(join_tracklets([a, c], cfg)) == 2
     assert len(join_tracklets([a, c], cfg, path)) == 1
+
+
+def test_relink_finds_a_player_again_where_he_left_after_a_long_gap():
+    """Two players leave the picture (a pan) and come back 200 frames later, each near
+    where he left; the motion join does not reach that far, the re-link does."""
+    a = _track(1, range(0, 30), x0=100, y=0)
+    b = _track(2, range(0, 30), x0=400, y=0)
+    b2 = _track(3, range(230, 260), x0=410, y=0)          # b is back, 10 px off
+    a2 = _track(4, range(240, 270), x0=95, y=0)            # a is back, 5 px off
+    cfg = TrackerConfig()
+    assert len(join_tracklets([a, b, b2, a2], cfg)) == 4
+    by_id = {t.track_id: t for t in relink_tracks([a, b, b2, a2], cfg)}
+    assert sorted(by_id) == [1, 2]
+    np.testing.assert_array_equal(by_id[1].frame, np.r_[0:30, 240:270])
+    np.testing.assert_array_equal(by_id[2].frame, np.r_[0:30, 230:260])
+
+
+def test_relink_respects_its_gates():
+    a = _track(1, range(0, 30), x0=100)
+    far = _track(2, range(230, 260), x0=100 + 40 * 3 * 100)  # 300 box heights away
+    late = _track(3, range(2000, 2030), x0=100)            # beyond relink_max_gap_frames
+    assert len(relink_tracks([a, far], TrackerConfig())) == 2
+    assert len(relink_tracks([a, late], TrackerConfig(relink_max_gap_frames=1500))) == 2
+    assert len(relink_tracks([a, late], TrackerConfig(relink_max_gap_frames=2500))) == 1
+    assert len(relink_tracks([a, _track(4, range(230, 260), x0=100)], TrackerConfig(relink_max_cost=0))) == 2
 
 
 def test_camera_path_is_the_median_common_motion():
