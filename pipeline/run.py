@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.commit import StagingLock, cleanup_staging
 from pipeline.model_handler import PoseStageConfig
 from pipeline.options import DEFAULT_LOCAL_RUNNER, EVENT_MODELS, MatchtagOptions
-from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, FormatTables, TagEvents,
+from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, FormatTables, GroupByTrack, TagEvents,
                                  TrackPlayers, VideoJob, WriteTables)
 from schemas.tables import MANIFEST_METADATA_COLUMNS
 from tagging import __version__
@@ -219,8 +219,9 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
         poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
     tracked = poses | "TrackPlayers" >> TrackPlayers(chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
                                                      stride=opts.stride)
-    tables = tracked | "FormatTables" >> FormatTables()
-    tables["events"] = tracked | "TagEvents" >> TagEvents(opts.events_model)
+    tracks = tracked | "GroupByTrack" >> GroupByTrack()
+    tables = {"frames": tracked, "tracks": tracks} | "FormatTables" >> FormatTables()
+    tables["events"] = tracks | "TagEvents" >> TagEvents(opts.events_model)
     tables["videos"] = decoded["videos"]
     tables["skipped"] = decoded["skipped"]
     return tables | "WriteTables" >> WriteTables(opts.output, run_id, [j.video_id for j in jobs])

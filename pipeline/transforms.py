@@ -15,13 +15,13 @@ from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, Po
                                     PoseStageConfig)
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.events import tag_events
-from tagging.teams import teams_of_tracks
+from tagging.teams import assign_teams, track_colours
 from tagging.keypoints import NUM_KEYPOINTS
 from tagging.pose import TopDownPoseEstimator
 from tagging.bytetrack import TrackerConfig
 from tagging.chunks import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
-from tagging.tracking import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, summarize_tracks, track_frames,
-                              track_sequences)
+from tagging.tracking import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, TrackSeq, track_frames,
+                              track_observations)
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"
@@ -99,7 +99,8 @@ class EstimatePoses(beam.PTransform):
 
 
 class TrackPlayers(beam.PTransform):
-    """Per-video poses -> ``(video_id, tracked)`` with track ids filled in.
+    """Poses -> the same ``(video_id, (frame_index, timestamp_ms, FramePoses))`` elements,
+    one per frame, with track ids filled in.
 
     Default: Kalman/ByteTrack tracking with whole-video association (docs/tracking.md),
     **chunk-parallel**: each frame's boxes go to the time segments holding it
@@ -125,7 +126,8 @@ class TrackPlayers(beam.PTransform):
         if grid is None or isinstance(config, IoUTrackerConfig):
             return (poses
                     | "GroupByVideo" >> beam.GroupByKey()
-                    | "Track" >> beam.MapTuple(lambda vid, frames: (vid, track_frames(frames, config, mode))))
+                    | "Track" >> beam.FlatMapTuple(
+                        lambda vid, frames: ((vid, f) for f in track_frames(frames, config, mode))))
         segments = Metrics.counter(NAMESPACE, "track_segments")
 
         def to_segments(video_id, frame):
@@ -165,9 +167,22 @@ class TrackPlayers(beam.PTransform):
         keyed = poses | "KeyPosesByFrame" >> beam.MapTuple(lambda vid, f: ((vid, int(f[0])), (f[1], f[2])))
         return ({"poses": keyed, "ids": ids}
                 | "JoinIds" >> beam.CoGroupByKey()
-                | "ApplyIds" >> beam.FlatMapTuple(apply_ids)
-                | "GroupByVideo" >> beam.GroupByKey()
-                | "SortFrames" >> beam.MapTuple(lambda vid, frames: (vid, sorted(frames, key=lambda f: f[0]))))
+                | "ApplyIds" >> beam.FlatMapTuple(apply_ids))
+
+
+class GroupByTrack(beam.PTransform):
+    """Tracked frames -> ``((video_id, track_id), TrackSeq)``: one element per track, so
+    no step after tracking holds a whole video (a 90-minute match is ~135,000 frames)."""
+
+    def expand(self, tracked):
+        def observations(video_id, frame):
+            for tid, obs in track_observations(*frame):
+                yield (video_id, tid), obs
+
+        return (tracked
+                | "KeyByTrack" >> beam.FlatMapTuple(observations)
+                | "GroupObservations" >> beam.GroupByKey()
+                | "ToTrackSeq" >> beam.MapTuple(lambda key, obs: (key, TrackSeq.from_observations(key[1], obs))))
 
 
 class _TagEventsFn(beam.DoFn):
@@ -182,8 +197,8 @@ class _TagEventsFn(beam.DoFn):
         self._model = resolve_events_model(self.events_model)
 
     def process(self, element):
-        video_id, frames = element
-        seqs = track_sequences(frames)
+        (video_id, _tid), seq = element
+        seqs = {seq.track_id: (seq.timestamp_ms, seq.keypoints)}
         found = tag_events(seqs) if self._model is None else self._model.tag_events(seqs)
         for event in found:
             self.events.inc()
@@ -191,28 +206,40 @@ class _TagEventsFn(beam.DoFn):
 
 
 class TagEvents(beam.PTransform):
-    """Tracked poses -> ``events`` rows: the trained event model (``default``: the shipped
-    one, or a ``matchtag train`` file) or the Law-15 throw-in rule (``rules``)."""
+    """Tracks (``GroupByTrack`` output) -> ``events`` rows, one track at a time: the trained
+    event model (``default``: the shipped one, or a ``matchtag train`` file) or the Law-15
+    throw-in rule (``rules``).  Both look at one player's keypoints at a time."""
 
     def __init__(self, events_model: str = "default"):
         super().__init__()
         self._events_model = events_model
 
-    def expand(self, tracked):
-        return tracked | "Tag" >> beam.ParDo(_TagEventsFn(self._events_model))
+    def expand(self, tracks):
+        return tracks | "Tag" >> beam.ParDo(_TagEventsFn(self._events_model))
 
 
 class FormatTables(beam.PTransform):
-    """Tracked poses -> ``poses`` and ``tracks`` rows (a dict of PCollections)."""
+    """``{"frames": tracked frames, "tracks": GroupByTrack output}`` -> ``poses`` and ``tracks``
+    rows (a dict of PCollections).  Teams are clustered per video from one colour per track."""
 
-    def expand(self, tracked):
-        def pose_rows(video_id, frames):
-            for frame_index, ts, poses in frames:
-                yield from rows.pose_rows(video_id, frame_index, ts, poses)
+    def expand(self, inputs):
+        def pose_rows(video_id, frame):
+            return rows.pose_rows(video_id, *frame)
 
-        def track_rows(video_id, frames):
-            teams = teams_of_tracks(frames)
-            return [rows.track_row(video_id, s, teams.get(s.track_id)) for s in summarize_tracks(frames)]
+        def summarise(key, seq):
+            video_id, tid = key
+            valid = [c for c in seq.appearance if not np.isnan(c[:3]).any()]  # as teams_of_tracks does
+            colour = track_colours({tid: valid}).get(tid) if valid else None
+            return video_id, (seq.summary(), colour)
 
-        return {"poses": tracked | "PoseRows" >> beam.FlatMapTuple(pose_rows),
-                "tracks": tracked | "TrackRows" >> beam.FlatMapTuple(track_rows)}
+        def track_rows(video_id, tracks):
+            tracks = sorted(tracks, key=lambda t: t[0].track_id)
+            colours = {s.track_id: c for s, c in tracks if c is not None}
+            teams = assign_teams(colours) if colours else {}
+            return [rows.track_row(video_id, s, teams.get(s.track_id)) for s, _ in tracks]
+
+        return {"poses": inputs["frames"] | "PoseRows" >> beam.FlatMapTuple(pose_rows),
+                "tracks": (inputs["tracks"]
+                           | "SummariseTracks" >> beam.MapTuple(summarise)
+                           | "GroupTracksByVideo" >> beam.GroupByKey()
+                           | "TrackRows" >> beam.FlatMapTuple(track_rows))}

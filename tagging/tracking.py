@@ -126,6 +126,43 @@ def summarize_tracks(tracked) -> list[TrackSummary]:
     return [TrackSummary(tid, a[0], a[1], a[2], a[3], a[4], a[5] / a[4]) for tid, a in sorted(acc.items())]
 
 
+@dataclass
+class TrackSeq:
+    """Everything one track of one video holds, in frame order (the per-track unit of the
+    pipeline's table and event steps): ``frame_index`` (T,), ``timestamp_ms`` (T,),
+    ``score`` (T,) pose score, ``keypoints`` (T, 17, 3), ``appearance`` (T, 4) torso colours."""
+
+    track_id: int
+    frame_index: np.ndarray
+    timestamp_ms: np.ndarray
+    score: np.ndarray
+    keypoints: np.ndarray
+    appearance: np.ndarray
+
+    @classmethod
+    def from_observations(cls, track_id: int, observations) -> "TrackSeq":
+        """From ``(frame_index, timestamp_ms, score, keypoints (17, 3), appearance (4,))`` in any order."""
+        obs = sorted(observations, key=lambda o: o[0])
+        if not obs:
+            raise ValueError(f"track {track_id} has no observations")
+        return cls(int(track_id), np.array([o[0] for o in obs], np.int64), np.array([o[1] for o in obs], np.float64),
+                   np.array([o[2] for o in obs], np.float32), np.stack([o[3] for o in obs]).astype(np.float32),
+                   np.stack([o[4] for o in obs]).astype(np.float32))
+
+    def summary(self) -> TrackSummary:
+        return TrackSummary(self.track_id, int(self.frame_index[0]), int(self.frame_index[-1]),
+                            float(self.timestamp_ms[0]), float(self.timestamp_ms[-1]), len(self.frame_index),
+                            float(self.score.astype(np.float64).mean()))
+
+
+def track_observations(frame_index: int, timestamp_ms: float, poses):
+    """``(track_id, observation)`` for every tracked person of one frame (see :class:`TrackSeq`)."""
+    for i, tid in enumerate(poses.track_id.tolist()):
+        if tid >= 0:
+            yield tid, (int(frame_index), float(timestamp_ms), float(poses.score[i]), poses.keypoints[i],
+                        poses.appearance[i])
+
+
 def track_sequences(tracked) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """``{track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}`` from :func:`track_frames` output."""
     seqs: dict[int, tuple[list, list]] = {}

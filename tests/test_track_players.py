@@ -42,7 +42,10 @@ def _run(videos, **kwargs):
          | beam.Create([(vid, f) for vid, frames in videos.items() for f in frames])
          | TrackPlayers(**kwargs)
          | beam.Map(_collect))
-    return dict(_SINK)
+    out: dict = {}
+    for vid, frame in _SINK:  # one element per frame, in any order
+        out.setdefault(vid, []).append(frame)
+    return {vid: sorted(frames, key=lambda f: f[0]) for vid, frames in out.items()}
 
 
 def _box_ids(tracked):
