@@ -185,3 +185,22 @@ def test_track_sequences():
     ts, kps = seqs[2]
     np.testing.assert_array_equal(ts, [80, 120, 160])
     np.testing.assert_array_equal(kps[:, 0, 1], [102, 103, 104])
+
+
+def test_track_seq_per_track_equals_the_per_video_helpers():
+    """The pipeline's per-track path (track_observations -> TrackSeq) gives what
+    summarize_tracks / track_sequences give from the whole video, whatever the frame order."""
+    from tagging.tracking import TrackSeq, track_observations
+
+    tracked = track_frames(_video(), IoUTrackerConfig())
+    obs: dict[int, list] = {}
+    for frame in reversed(tracked):
+        for tid, o in track_observations(*frame):
+            obs.setdefault(tid, []).append(o)
+    seqs = {tid: TrackSeq.from_observations(tid, o) for tid, o in obs.items()}
+    assert [seqs[t].summary() for t in sorted(seqs)] == summarize_tracks(tracked)
+    for tid, (ts, kps) in track_sequences(tracked).items():
+        np.testing.assert_array_equal(seqs[tid].timestamp_ms, ts)
+        np.testing.assert_array_equal(seqs[tid].keypoints, kps)
+    with pytest.raises(ValueError, match="no observations"):
+        TrackSeq.from_observations(3, [])
