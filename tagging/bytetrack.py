@@ -78,7 +78,7 @@ class TrackerConfig:
                                       # path removed) + log-height change between a track's end and a later
                                       # track's start; 0 = off.  Players leave the picture when the camera
                                       # pans and come back near where they left (+0.04 IDF1 on SportsMOT;
-                                      # 2-5 all within 0.003, 1.5 loses half the gain; docs/tracking.md)
+                                      # 2-5 all within 0.003, 1.5 loses a quarter of it; docs/tracking.md)
     relink_max_gap_frames: int = 1500  # never re-link across more than this (60 s at 25 fps)
     fill_max_gap_frames: int = 30     # gaps up to this long are filled by interpolation
     smooth_sigma_frames: float = 1.5  # Gaussian box smoothing; 0 disables

@@ -12,8 +12,12 @@ for too long or the motion model loses him, this module:
    links chains in one go, each tracklet at most once on each side;
 2. **drops** tracks shorter than ``min_track_frames`` or weaker on average than
    ``min_track_mean_score`` (clutter that made it past the online birth rule);
-3. **fills** gaps up to ``fill_max_gap_frames`` by linear interpolation;
-4. **smooths** the boxes with a Gaussian of ``smooth_sigma_frames`` (detector jitter
+3. **re-links** track ends to later track starts over any gap up to
+   ``relink_max_gap_frames`` by position alone (camera path removed), for players who
+   left the picture or stayed hidden too long to extrapolate their motion
+   (:func:`relink_cost_matrix`);
+4. **fills** gaps up to ``fill_max_gap_frames`` by linear interpolation;
+5. **smooths** the boxes with a Gaussian of ``smooth_sigma_frames`` (detector jitter
    is independent frame to frame; player motion is not).
 
 Frames are processed-frame indices (0-based).  Everything is numpy; no Beam.
