@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tagging.bytetrack import TrackerConfig
-from tagging.tracklets import Track, camera_path, fill_gaps, join_tracklets, track_video
+from tagging.tracklets import Track, camera_path, fill_gaps, join_tracklets, relink_tracks, track_video
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,10 @@ def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
                   min_overlap_iou: float = 0.5, config: TrackerConfig | None = None) -> list[Track]:
     """One global track list from per-segment tracks (see module doc).
 
-    With ``config`` (offline mode), the stitched tracks go through the tracklet-joining
-    pass once more, over the whole video: a player whose track broke near a boundary
-    could not be joined inside either segment.  It works on tracks, not detections, so
+    With ``config`` (offline mode), the stitched tracks go through the joining and
+    long-range re-linking passes once more, over the whole video: a player whose track
+    broke near a boundary, or who left the picture in one segment and came back in
+    another, could not be linked inside either segment.  It works on tracks, not detections, so
     it is cheap enough for the single step that sees the whole video.
     """
     if len(plans) != len(chunk_tracks):
@@ -142,7 +143,10 @@ def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
         n_frames = max(p.stop for p in plans)
         for i, t in enumerate(merged):
             t.track_id = i
-        merged = join_tracklets(merged, config, camera_path(merged, n_frames) if config.join_stabilize else None)
+        path = camera_path(merged, n_frames) if config.join_stabilize else None
+        # the same two linking passes as the single pass: short joins, then long re-links
+        # (a player who left the picture in one segment and came back in another)
+        merged = relink_tracks(join_tracklets(merged, config, path), config, path)
         merged = [fill_gaps(t, config.fill_max_gap_frames) for t in merged]
     merged.sort(key=lambda t: int(t.frame[0]))
     for new_id, t in enumerate(merged, start=1):
