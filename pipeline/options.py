@@ -69,6 +69,10 @@ class MatchtagOptions(PipelineOptions):
                             help="track each video in segments of this many seconds, in parallel, "
                                  "stitched in their overlaps into one id per player (default 60; "
                                  "0 = the whole video in one piece)")
+        parser.add_argument("--relink", choices=("on", "off"), default="on",
+                            help="long-range re-link: a player who leaves the picture and comes back "
+                                 "near where he left keeps his id (default on, for matches; off for "
+                                 "footage where different people come and go at one spot)")
         parser.add_argument("--track_overlap_s", "--track-overlap-s", dest="track_overlap_s", type=float,
                             default=2.0, help="seconds each tracking segment shares with the next (default 2)")
         parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",

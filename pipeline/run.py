@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -26,6 +26,7 @@ from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, Fo
 from schemas.tables import MANIFEST_METADATA_COLUMNS
 from tagging import __version__
 from tagging.detect import DetectorConfig
+from tagging.tracking import PIPELINE_TRACKER_CONFIG
 from tagging.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
 from tagging.pose import PoseConfig
 from tagging.video import unique_video_ids
@@ -217,7 +218,8 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
         poses = decoded["frames"] | "ReplayPoses" >> ReplayPoses(opts.poses_from)
     else:
         poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
-    tracked = poses | "TrackPlayers" >> TrackPlayers(chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
+    tracker = PIPELINE_TRACKER_CONFIG if opts.relink == "on" else replace(PIPELINE_TRACKER_CONFIG, relink_max_cost=0.0)
+    tracked = poses | "TrackPlayers" >> TrackPlayers(tracker, chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
                                                      stride=opts.stride)
     tracks = tracked | "GroupByTrack" >> GroupByTrack()
     tables = {"frames": tracked, "tracks": tracks} | "FormatTables" >> FormatTables()

@@ -80,3 +80,17 @@ def test_unchunked_pipeline_equals_track_frames():
     out = _run({"v": frames}, chunk_s=0)
     ref = track_frames([(f, ts, FramePoses(p.xyxy, p.box_score, p.keypoints, p.score)) for f, ts, p in frames])
     assert _box_ids(out["v"]) == _box_ids(ref)
+
+
+def test_relink_off_keeps_people_who_come_back_apart():
+    """A player who leaves for 6 s and comes back at the same place: one id with the
+    long-range re-link (the default), two without it (`matchtag run --relink off`)."""
+    import dataclasses
+
+    frames = [(f, ts, FramePoses.empty() if 60 <= f < 210 else p) for f, ts, p in _video(300, 1, 1)]
+    for f, _, p in frames:                    # standing still: back exactly where he left
+        p.xyxy[:] = [100, 100, 140, 200]
+    on = _run({"v": frames}, chunk_s=0)
+    off = _run({"v": frames}, config=dataclasses.replace(PIPELINE_TRACKER_CONFIG, relink_max_cost=0.0), chunk_s=0)
+    assert len({i for _, _, p in on["v"] for i in p.track_id.tolist()}) == 1
+    assert len({i for _, _, p in off["v"] for i in p.track_id.tolist()}) == 2
