@@ -29,11 +29,15 @@ class _ReplayFn(beam.DoFn):
         self._video = video_id
 
     def process(self, element):
-        (video_id, frame_index, ts), _image = element
+        from tagging.teams import torso_colours
+
+        (video_id, frame_index, ts), image = element
         if video_id != self._video:  # ranges arrive one video at a time per worker
             self._load(video_id)
         poses = self._frames.get(int(frame_index), FramePoses.empty())
-        poses = FramePoses(poses.xyxy, poses.box_score, poses.keypoints, poses.score)  # fresh track ids
+        # fresh track ids; torso colours from the decoded frame (not stored), for the teams
+        poses = FramePoses(poses.xyxy, poses.box_score, poses.keypoints, poses.score,
+                           appearance=torso_colours(image, poses.xyxy, poses.keypoints))
         self.people.inc(len(poses))
         yield video_id, (frame_index, ts, poses)
 
