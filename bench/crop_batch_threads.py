@@ -7,7 +7,8 @@ Crops are the first ``--crops`` people CenterNet finds in the video.  TensorFlow
 thread pool can be set only once per process, so each thread setting runs in its
 own subprocess.  Each figure is the best of 5 passes (other load only slows a pass
 down).  Prints crops/s for the package's original graph at batch 1 (its
-``Identity:0``) and for the batchable graph at batch 1, 8 and 16, per model.
+``Identity:0``), for the batchable graph at batch 1, 8 and 16, and for two calls at
+once (two threads) at batch 1 and 16, per model.
 ``threads 0`` = TF's default (one per core).
 """
 
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,6 +68,13 @@ def _child(video: str, n: int, threads: int) -> dict:
         row = {"original_b1": rate(lambda: [original(c[None]) for c in crops])}
         for b in (1, 8, 16):
             row[f"b{b}"] = rate(lambda b=b: [batched(crops[i:i + b]) for i in range(0, len(crops), b)])
+        # Two Python threads, each feeding every other batch: TF releases the GIL, so
+        # this is two model calls at once.  With 1 intra-op thread per call, it shows
+        # what the cores can do with no intra-op synchronisation at all.
+        pool = ThreadPoolExecutor(2)
+        for b in (1, 16):
+            row[f"2x_b{b}"] = rate(lambda b=b: list(pool.map(
+                lambda s: [batched(crops[i:i + b]) for i in range(s, len(crops), 2 * b)], (0, b))))
         out[name] = row
     return out
 
@@ -80,7 +89,11 @@ def main(argv=None) -> int:
     if args.child is not None:
         print(json.dumps(_child(args.video, args.crops, args.child)))
         return 0
-    print(f"{'model':18s} {'threads':>7s} {'orig b1':>8s} {'b1':>7s} {'b8':>7s} {'b16':>7s} {'b16/orig':>8s}  (crops/s)")
+    print(f"{'model':18s} {'threads':>7s} {'orig b1':>8s} {'b1':>7s} {'b8':>7s} {'b16':>7s} {'2x b1':>7s} "
+          f"{'2x b16':>7s} {'best/orig':>9s} {'best/orig@default':>17s}")
+    print("(crops/s; 2x = two calls at once; best/orig against the original graph at batch 1 with the same "
+          "threads, best/orig@default against it with TF's default threads, the issue's baseline)")
+    baseline: dict[str, float] = {}
     for threads in args.threads:
         proc = subprocess.run([sys.executable, __file__, "--video", args.video, "--crops", str(args.crops),
                                "--child", str(threads)], capture_output=True, text=True)
@@ -89,8 +102,12 @@ def main(argv=None) -> int:
             return 1
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         for name, r in res.items():
+            best = max(v for k, v in r.items() if k != "original_b1")
+            if threads == 0:
+                baseline[name] = r["original_b1"]
+            vs_default = f"{best / baseline[name]:17.2f}" if name in baseline else f"{'(run threads 0)':>17s}"
             print(f"{name:18s} {threads or 'default':>7} {r['original_b1']:8.1f} {r['b1']:7.1f} {r['b8']:7.1f} "
-                  f"{r['b16']:7.1f} {r['b16'] / r['original_b1']:8.2f}")
+                  f"{r['b16']:7.1f} {r['2x_b1']:7.1f} {r['2x_b16']:7.1f} {best / r['original_b1']:9.2f} {vs_default}")
     return 0
 
 
