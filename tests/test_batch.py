@@ -86,6 +86,18 @@ def test_bad_manifests_name_file_and_line(tmp_path, text, message):
         read_manifest(str(m))
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--track-chunk-s", "-1"], "--track-chunk-s must be >= 0"),
+    (["--track-chunk-s", "2", "--track-overlap-s", "2"], "--track-overlap-s must be >= 0 and less than"),
+])
+def test_bad_tracking_segments_are_usage_errors(tmp_path, flags, message):
+    from pipeline.run import validate
+
+    _, opts = parse(["a.mp4", "--output", str(tmp_path / "o"), *flags])
+    with pytest.raises(UsageError, match=message):
+        validate(opts)
+
+
 # --- runs --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
