@@ -12,6 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from tagging.poses import FramePoses
+from tagging.teams import torso_colours
 
 
 class _ReplayFn(beam.DoFn):
@@ -29,8 +30,6 @@ class _ReplayFn(beam.DoFn):
         self._video = video_id
 
     def process(self, element):
-        from tagging.teams import torso_colours
-
         (video_id, frame_index, ts), image = element
         if video_id != self._video:  # ranges arrive one video at a time per worker
             self._load(video_id)

@@ -26,9 +26,9 @@ from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, Fo
 from schemas.tables import MANIFEST_METADATA_COLUMNS
 from tagging import __version__
 from tagging.detect import DetectorConfig
-from tagging.tracking import PIPELINE_TRACKER_CONFIG
 from tagging.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
 from tagging.pose import PoseConfig
+from tagging.tracking import PIPELINE_TRACKER_CONFIG
 from tagging.video import unique_video_ids
 
 LOG = logging.getLogger("matchtag")
@@ -218,9 +218,11 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
         poses = decoded["frames"] | "ReplayPoses" >> ReplayPoses(opts.poses_from)
     else:
         poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
-    tracker = PIPELINE_TRACKER_CONFIG if opts.relink == "on" else replace(PIPELINE_TRACKER_CONFIG, relink_max_cost=0.0)
-    tracked = poses | "TrackPlayers" >> TrackPlayers(tracker, chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
-                                                     stride=opts.stride)
+    tracker = PIPELINE_TRACKER_CONFIG
+    if opts.relink == "off":
+        tracker = replace(tracker, relink_max_cost=0.0)
+    tracked = poses | "TrackPlayers" >> TrackPlayers(tracker, chunk_s=opts.track_chunk_s,
+                                                     overlap_s=opts.track_overlap_s, stride=opts.stride)
     tracks = tracked | "GroupByTrack" >> GroupByTrack()
     tables = {"frames": tracked, "tracks": tracks} | "FormatTables" >> FormatTables()
     tables["events"] = tracks | "TagEvents" >> TagEvents(opts.events_model)

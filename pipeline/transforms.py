@@ -15,7 +15,7 @@ from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, Po
                                     PoseStageConfig)
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.events import tag_events
-from tagging.teams import assign_teams, track_colours
+from tagging.teams import assign_teams, track_colour
 from tagging.keypoints import NUM_KEYPOINTS
 from tagging.pose import TopDownPoseEstimator
 from tagging.bytetrack import TrackerConfig
@@ -228,9 +228,7 @@ class FormatTables(beam.PTransform):
 
         def summarise(key, seq):
             video_id, tid = key
-            valid = [c for c in seq.appearance if not np.isnan(c[:3]).any()]  # as teams_of_tracks does
-            colour = track_colours({tid: valid}).get(tid) if valid else None
-            return video_id, (seq.summary(), colour)
+            return video_id, (seq.summary(), track_colour(seq.appearance))
 
         def track_rows(video_id, tracks):
             tracks = sorted(tracks, key=lambda t: t[0].track_id)

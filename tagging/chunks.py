@@ -50,12 +50,17 @@ def plan_chunks(n_frames: int, chunk_frames: int, overlap_frames: int) -> list[C
         return []
     step = chunk_frames - overlap_frames
     starts = list(range(0, max(n_frames - overlap_frames, 1), step))
-    spans = [(s, min(s + chunk_frames, n_frames)) for s in starts]
+    return plans_for_spans([(s, min(s + chunk_frames, n_frames)) for s in starts])
+
+
+def plans_for_spans(spans: list[tuple[int, int]]) -> list[ChunkPlan]:
+    """Plans for segments ``[start, stop)`` in order: each owns the frames from the middle
+    of its overlap with the previous segment to the middle of its overlap with the next."""
     plans = []
-    for i, (s, e) in enumerate(spans):
-        own_start = 0 if i == 0 else (s + spans[i - 1][1]) // 2
-        own_stop = n_frames if i == len(spans) - 1 else (spans[i + 1][0] + e) // 2
-        plans.append(ChunkPlan(s, e, own_start, own_stop))
+    for i, (start, stop) in enumerate(spans):
+        own_start = start if i == 0 else (start + spans[i - 1][1]) // 2
+        own_stop = stop if i == len(spans) - 1 else (spans[i + 1][0] + stop) // 2
+        plans.append(ChunkPlan(start, stop, own_start, max(own_start, own_stop)))
     return plans
 
 
@@ -206,15 +211,11 @@ def stitch_segments(segments, min_overlap_iou: float = 0.5, config: TrackerConfi
     per segment that had frames, in any order (what :func:`track_segment` gave for it).
 
     Each segment owns the frames from the middle of its overlap with the previous
-    segment to the middle of its overlap with the next; see :func:`stitch_chunks`.
+    segment to the middle of its overlap with the next (:func:`plans_for_spans`); see
+    :func:`stitch_chunks`.
     """
     segments = sorted(segments, key=lambda s: s[0])
-    spans = [(int(first), int(last) + 1) for _, first, last, _ in segments]
-    plans = []
-    for i, (start, stop) in enumerate(spans):
-        own_start = start if i == 0 else (start + spans[i - 1][1]) // 2
-        own_stop = stop if i == len(spans) - 1 else (spans[i + 1][0] + stop) // 2
-        plans.append(ChunkPlan(start, stop, own_start, max(own_start, own_stop)))
+    plans = plans_for_spans([(int(first), int(last) + 1) for _, first, last, _ in segments])
     return stitch_chunks(plans, [s[3] for s in segments], min_overlap_iou, config)
 
 

@@ -118,6 +118,14 @@ def track_colours(colours_by_track: dict[int, list[np.ndarray]], config: TeamCon
     return out
 
 
+def track_colour(colours: np.ndarray, config: TeamConfig = TeamConfig()) -> np.ndarray | None:
+    """One track's (4,) colour row from its (T, 4) :func:`torso_colours` rows, using only the
+    rows that have a colour; None when too few do (see :func:`track_colours`)."""
+    colours = np.asarray(colours, np.float32).reshape(-1, 4)
+    valid = colours[~np.isnan(colours[:, :3]).any(axis=1)]
+    return track_colours({0: valid}, config).get(0) if len(valid) else None
+
+
 def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = TeamConfig()
                  ) -> dict[int, str | None]:
     """``{track_id: "a" | "b" | "other"}`` from one colour per track (see module doc)."""
@@ -177,6 +185,7 @@ def teams_of_tracks(tracked, config: TeamConfig = TeamConfig()) -> dict[int, str
     by_track: dict[int, list[np.ndarray]] = {}
     for _, _, poses in tracked:
         for tid, colour in zip(poses.track_id.tolist(), poses.appearance):
-            if tid >= 0 and not np.isnan(colour[:3]).any():
+            if tid >= 0:
                 by_track.setdefault(tid, []).append(colour)
-    return assign_teams(track_colours(by_track, config), config) if by_track else {}
+    colours = {tid: c for tid, rows in by_track.items() if (c := track_colour(rows, config)) is not None}
+    return assign_teams(colours, config) if colours else {}

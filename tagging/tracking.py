@@ -112,20 +112,6 @@ def track_frames(frames, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRA
     return ordered
 
 
-def summarize_tracks(tracked) -> list[TrackSummary]:
-    """Per-track summaries from :func:`track_frames` output."""
-    acc: dict[int, list] = {}
-    for frame_index, ts, poses in tracked:
-        for tid, score in zip(poses.track_id.tolist(), poses.score.tolist()):
-            if tid < 0:
-                continue
-            a = acc.setdefault(tid, [frame_index, frame_index, ts, ts, 0, 0.0])
-            a[1], a[3] = frame_index, ts
-            a[4] += 1
-            a[5] += score
-    return [TrackSummary(tid, a[0], a[1], a[2], a[3], a[4], a[5] / a[4]) for tid, a in sorted(acc.items())]
-
-
 @dataclass
 class TrackSeq:
     """Everything one track of one video holds, in frame order (the per-track unit of the
@@ -163,13 +149,21 @@ def track_observations(frame_index: int, timestamp_ms: float, poses):
                         poses.appearance[i])
 
 
+def track_seqs(tracked) -> dict[int, TrackSeq]:
+    """``{track_id: TrackSeq}`` of a whole video from :func:`track_frames` output (the pipeline
+    builds the same per track with :func:`track_observations` and a GroupByKey)."""
+    obs: dict[int, list] = {}
+    for frame in tracked:
+        for tid, o in track_observations(*frame):
+            obs.setdefault(tid, []).append(o)
+    return {tid: TrackSeq.from_observations(tid, o) for tid, o in sorted(obs.items())}
+
+
+def summarize_tracks(tracked) -> list[TrackSummary]:
+    """Per-track summaries from :func:`track_frames` output."""
+    return [seq.summary() for seq in track_seqs(tracked).values()]
+
+
 def track_sequences(tracked) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """``{track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}`` from :func:`track_frames` output."""
-    seqs: dict[int, tuple[list, list]] = {}
-    for _, ts, poses in tracked:
-        for i, tid in enumerate(poses.track_id.tolist()):
-            if tid >= 0:
-                t, k = seqs.setdefault(tid, ([], []))
-                t.append(ts)
-                k.append(poses.keypoints[i])
-    return {tid: (np.asarray(t, np.float64), np.stack(k)) for tid, (t, k) in seqs.items()}
+    return {tid: (seq.timestamp_ms, seq.keypoints) for tid, seq in track_seqs(tracked).items()}
