@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "tagging", "tagging.*",
                                     "schemas", "schemas.*"]),
-    package_data={"tagging": ["data/*.skops"]},   # the default event model (~0.5 MB)
+    package_data={"tagging.events": ["data/*.skops"]},   # the default event model
     install_requires=[
         "apache-beam>=2.77,<2.78",
         "tensorflow>=2.21,<2.22",

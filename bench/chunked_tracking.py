@@ -7,12 +7,12 @@ With ``--pipeline``, the comparison runs through the Beam pipeline itself: ``mat
 VIDEO --pose replay --poses-from TAGS`` (no pose inference) once with
 ``--track-chunk-s 0`` (one piece) and once with ``--track-chunk-s CHUNK_S`` (segments
 tracked as parallel elements and stitched), and the two ``poses``/``tracks`` tables are
-compared the same way.  Without it, the pure functions of tagging/chunks.py are called
+compared the same way.  Without it, the pure functions of tagging/track/segments.py are called
 directly on frame-count segments.
 
 For every video in ``TAGS/poses`` it rebuilds each processed frame's boxes and detector
 scores, tracks them (with the pipeline's tracker config) once over the whole video and once in forced-small overlapping
-chunks stitched together (tagging/chunks.py), and prints the number of global tracks
+chunks stitched together (tagging/track/segments.py), and prints the number of global tracks
 of each and their relative difference, plus the share of boxes whose chunked id maps
 to the same single-pass id (majority mapping).  No ground truth: this measures only
 what chunking changes.
@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tagging.chunks import track_video_chunked  # noqa: E402
-from tagging.tracking import PIPELINE_TRACKER_CONFIG  # noqa: E402
-from tagging.tracklets import ids_per_frame, track_video  # noqa: E402
+from tagging.track.segments import track_video_chunked  # noqa: E402
+from tagging.track.sequences import PIPELINE_TRACKER_CONFIG  # noqa: E402
+from tagging.track.offline import ids_per_frame, track_video  # noqa: E402
 
 
 def frames_of(poses) -> tuple[list, list]:

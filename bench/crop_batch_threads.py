@@ -33,11 +33,11 @@ def _child(video: str, n: int, threads: int) -> dict:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from tagging import models as M
-    from tagging.boxes import square_crop_box
-    from tagging.detect import PersonDetector
-    from tagging.pose import extract_crop
-    from tagging.video import FrameReader
+    from tagging.pose import models as M
+    from tagging.core.boxes import square_crop_box
+    from tagging.pose.detector import PersonDetector
+    from tagging.pose.estimators import extract_crop
+    from tagging.video.reader import FrameReader
 
     M.configure_tensorflow(intra_op_threads=threads)
     detector = PersonDetector(M.load_model("centernet"))

@@ -15,9 +15,9 @@ import cv2
 import pandas as pd
 
 from pipeline.run import expand_inputs
-from tagging.draw import draw_poses
-from tagging.queries import frame_poses, read_table
-from tagging.video import FrameReader, unique_video_ids
+from tagging.draw.frame import draw_poses
+from tagging.tables.queries import frame_poses, read_table
+from tagging.video.reader import FrameReader, unique_video_ids
 
 
 def main(argv=None) -> int:

@@ -25,10 +25,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from tagging.event_data import read_sequences, tag_sequences
-from tagging.event_eval import evaluate_events, format_report, read_labels
-from tagging.event_model import resolve_events_model
-from tagging.synth import EVENT_TYPES, FPS_CHOICES, TEST_VIEWS, generate_track, sample_spec, write_tables
+from tagging.events.training_data import read_sequences, tag_sequences
+from tagging.evaluate.events import evaluate_events, format_report, read_labels
+from tagging.events.model import resolve_events_model
+from tagging.events.synth import EVENT_TYPES, FPS_CHOICES, TEST_VIEWS, generate_track, sample_spec, write_tables
 
 TEST_SEED = 7_000_001
 N_VIDEOS = 30

@@ -1,4 +1,4 @@
-"""Measure the keypoint noise of the real pipeline output, to calibrate tagging/synth.py.
+"""Measure the keypoint noise of the real pipeline output, to calibrate tagging/events/synth.py.
 
     python bench/measure_keypoint_noise.py TAGS_DIR [TAGS_DIR ...] [--json]
 
@@ -18,7 +18,7 @@ directories, and pooled over all of them, by person height (box height in px):
   treat as missing), overall and for the head, arms and legs.
 - ``score_quantiles``: 10/50/90 % quantiles of the keypoint scores.
 
-The numbers are written into ``tagging/synth.py`` (``NoiseConfig``) and
+The numbers are written into ``tagging/events/synth.py`` (``NoiseConfig``) and
 docs/events.md; rerun this after changing the pose models.
 """
 
@@ -31,8 +31,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from tagging.keypoints import KP
-from tagging.queries import keypoints_array, read_table
+from tagging.core.keypoints import KP
+from tagging.tables.queries import keypoints_array, read_table
 
 MIN_SCORE = 0.3
 HEIGHT_BINS_PX = (0, 40, 80, 160, 320, 10_000)

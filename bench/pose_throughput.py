@@ -69,9 +69,9 @@ def main(argv=None) -> int:
 
     from pipeline.model_handler import PoseStageConfig, shared_estimator
     from pipeline.run import run
-    from tagging.models import GraphModel, configure_tensorflow
-    from tagging.pose import PoseConfig
-    from tagging.video import FrameReader
+    from tagging.pose.models import GraphModel, configure_tensorflow
+    from tagging.pose.estimators import PoseConfig
+    from tagging.video.reader import FrameReader
 
     configure_tensorflow()
     import tensorflow as tf

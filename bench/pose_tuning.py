@@ -30,10 +30,10 @@ def _data() -> Path:
 
 
 def tiles(args) -> None:
-    from tagging import models as M
-    from tagging.detect import DetectorConfig, PersonDetector
-    from tagging.pose import PoseConfig, TopDownPoseEstimator
-    from tagging.video import FrameReader
+    from tagging.pose import models as M
+    from tagging.pose.detector import DetectorConfig, PersonDetector
+    from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
+    from tagging.video.reader import FrameReader
 
     video = _data() / "video" / "soccer_wide_dfl_08fd33_4.mp4"
     frames = [f.image for f in FrameReader(str(video), stride=20)][:8]
@@ -58,7 +58,7 @@ def tiles(args) -> None:
 
 
 def _datasets():
-    from tagging.pose_eval import load_dataset
+    from tagging.evaluate.pose import load_dataset
 
     d = _data() / "pose"
     return (load_dataset(d / "coco" / "test_coco.json", d / "coco"),
@@ -66,10 +66,10 @@ def _datasets():
 
 
 def crop_scale(args) -> None:
-    from tagging import models as M
-    from tagging.detect import DetectorConfig, PersonDetector
-    from tagging.pose import PoseConfig, TopDownPoseEstimator
-    from tagging.pose_eval import oks_ap, run_estimator
+    from tagging.pose import models as M
+    from tagging.pose.detector import DetectorConfig, PersonDetector
+    from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
+    from tagging.evaluate.pose import oks_ap, run_estimator
 
     coco, posetrack = _datasets()
     det = PersonDetector(M.load_model("centernet"), DetectorConfig(tile_px=0))
@@ -84,10 +84,10 @@ def crop_scale(args) -> None:
 
 
 def small_people(args) -> None:
-    from tagging import models as M
-    from tagging.detect import DetectorConfig, PersonDetector
-    from tagging.pose import PoseConfig, TopDownPoseEstimator
-    from tagging.pose_eval import oks_ap
+    from tagging.pose import models as M
+    from tagging.pose.detector import DetectorConfig, PersonDetector
+    from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
+    from tagging.evaluate.pose import oks_ap
 
     coco, _ = _datasets()
     images = {im["id"]: cv2.imread(str(coco.images_dir / im["file_name"]))[..., ::-1] for im in coco.data["images"]}

@@ -3,8 +3,8 @@
     python bench/teams_frame.py VIDEO TAGS_DIR --frame 80 --out docs/img/teams_dfl_frame80.jpg
 
 Reads the video's poses (boxes, keypoints) from TAGS_DIR, tracks them again with the
-current tracker (tagging/tracking.py), takes each person's torso colour from the
-decoded frames (tagging/teams.py), clusters the tracks into teams and draws one frame:
+current tracker (tagging/track/sequences.py), takes each person's torso colour from the
+decoded frames (tagging/track/teams.py), clusters the tracks into teams and draws one frame:
 box colour = team (a: red, b: blue, other: yellow, unknown: grey), label = track id.
 Prints the team of every track and how many tracks got each label.
 """
@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tagging.keypoints import KEYPOINT_NAMES  # noqa: E402
-from tagging.poses import FramePoses  # noqa: E402
-from tagging.teams import assign_teams, torso_colours, track_colours  # noqa: E402
-from tagging.tracking import track_frames  # noqa: E402
-from tagging.video import FrameReader, unique_video_ids  # noqa: E402
+from tagging.core.keypoints import KEYPOINT_NAMES  # noqa: E402
+from tagging.core.types import FramePoses  # noqa: E402
+from tagging.track.teams import assign_teams, torso_colours, track_colours  # noqa: E402
+from tagging.track.sequences import track_frames  # noqa: E402
+from tagging.video.reader import FrameReader, unique_video_ids  # noqa: E402
 
 TEAM_RGB = {"a": (230, 40, 40), "b": (40, 90, 255), "other": (255, 220, 0), None: (170, 170, 170)}
 

@@ -3,7 +3,7 @@
     python bench/tracking_vs_peers.py --gt ../shared/data/tracking/sportsmot_train [--noise-seed 0]
         [--max-seqs N] [--workers 2] [--json] [--tune]
 
-Detections come from ``tagging.mot_eval.simulate_detections`` (the fixed noise protocol of
+Detections come from ``tagging.evaluate.tracking.simulate_detections`` (the fixed noise protocol of
 docs/tracking.md), one stream per (seed, sequence): every tracker below gets the very
 same boxes and scores, and the same scoring (motmetrics IDF1/MOTA/IDsw, trackeval HOTA).
 
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tagging.mot_eval import (DEFAULT_NOISE_SEED, FrameDetections, MotSequence, TrackerOutput,  # noqa: E402
+from tagging.evaluate.tracking import (DEFAULT_NOISE_SEED, FrameDetections, MotSequence, TrackerOutput,  # noqa: E402
                               evaluate_trackers, find_sequences, matchtag_tracker)
 
 

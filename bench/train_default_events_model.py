@@ -1,10 +1,10 @@
-"""Train the default event model shipped in tagging/data/events_default.skops.
+"""Train the default event model shipped in tagging/events/data/events_default.skops.
 
     python bench/train_default_events_model.py --real-tags DIR [DIR ...] [--out PATH]
 
 Reproducible: the same inputs give the same file.  Training data:
 
-- **positives (synthetic)**: ``tagging.synth.generate_dataset(seed=SEED, ...)`` with
+- **positives (synthetic)**: ``tagging.events.synth.generate_dataset(seed=SEED, ...)`` with
   the TRAIN_VIEWS camera families only (frontal, side-on, from behind, each
   mirrored or not); the oblique family is kept for the held-out test
   (bench/events_synthetic_eval.py).  Synthetic background motions too.
@@ -26,9 +26,9 @@ import argparse
 import sys
 import time
 
-from tagging.event_data import read_sequences
-from tagging.event_model import BACKGROUND, DEFAULT_MODEL_PATH, TrainConfig, build_training_set, train_model
-from tagging.synth import EVENT_TYPES, TRAIN_VIEWS, generate_dataset
+from tagging.events.training_data import read_sequences
+from tagging.events.model import BACKGROUND, DEFAULT_MODEL_PATH, TrainConfig, build_training_set, train_model
+from tagging.events.synth import EVENT_TYPES, TRAIN_VIEWS, generate_dataset
 
 SEED = 2026
 N_PER_EVENT = 400
@@ -53,7 +53,7 @@ def train_default(real_tags: list[str], exclude_videos=()):
     X, y = build_training_set(tracks, classes, train_config=cfg)
     info = {"synthetic_tracks": n_syn, "synthetic_seed": SEED, "synthetic_views": list(TRAIN_VIEWS),
             "real_negative_videos": real, "real_negative_tracks": len(tracks) - n_syn,
-            "positives": "synthetic (tagging/synth.py)"}
+            "positives": "synthetic (tagging/events/synth.py)"}
     return train_model(X, y, classes, MODEL_NAME, train_config=cfg, training_info=info), len(X)
 
 

@@ -20,7 +20,7 @@ import sys
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) hides our own messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tagging.models import MODELS, ModelFetchError, fetch_models, missing_models, model_path
+from tagging.pose.models import MODELS, ModelFetchError, fetch_models, missing_models, model_path
 
 EXIT_OK, EXIT_VIDEO_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -110,7 +110,7 @@ def _evaluate_coverage(args) -> int:
 
     import pandas as pd
 
-    from tagging.queries import coverage
+    from tagging.tables.queries import coverage
 
     table = coverage(args.tags)
     if args.json:
@@ -124,7 +124,7 @@ def _evaluate_coverage(args) -> int:
 def _evaluate_tracking(args) -> int:
     import json
 
-    from tagging.mot_eval import MotFormatError, evaluate_trackers, matchtag_tracker
+    from tagging.evaluate.tracking import MotFormatError, evaluate_trackers, matchtag_tracker
 
     logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
     try:

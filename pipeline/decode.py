@@ -25,7 +25,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipeline.commit import read_committed_video
 from tagging import __version__
-from tagging.video import FrameReader, VideoError, file_sha256, plan_ranges, probe
+from tagging.video.reader import FrameReader, VideoError, file_sha256, plan_ranges, probe
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"

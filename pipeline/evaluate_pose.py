@@ -5,7 +5,7 @@
                            [--device auto|cpu|gpu] [--json]
 
 COCO-17 and PoseTrack18 files get OKS AP/AR (pycocotools); PoseTrack18 and
-MPII/JHMDB-style files get PCKh@0.5 (see tagging/pose_eval.py for the joint mapping,
+MPII/JHMDB-style files get PCKh@0.5 (see tagging/evaluate/pose.py for the joint mapping,
 head joints and ignore regions).
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
-from tagging.detect import DetectorConfig
-from tagging.pose import PoseConfig
+from tagging.pose.detector import DetectorConfig
+from tagging.pose.estimators import PoseConfig
 
 BACKENDS = ("topdown", "posenet", "multipose")
 
@@ -47,8 +47,8 @@ def _log(msg: str) -> None:
 
 def evaluate_pose_cmd(args) -> int:
     from pipeline.model_handler import PoseStageConfig, build_estimator
-    from tagging.models import ModelFetchError, configure_tensorflow
-    from tagging.pose_eval import AnnotationError, evaluate, load_dataset
+    from tagging.pose.models import ModelFetchError, configure_tensorflow
+    from tagging.evaluate.pose import AnnotationError, evaluate, load_dataset
 
     try:
         dataset = load_dataset(args.annotations, args.images)

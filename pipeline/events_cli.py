@@ -28,8 +28,8 @@ def cmd_train(argv: list[str]) -> int:
 
     from pathlib import Path
 
-    from tagging.event_data import train_from_tables
-    from tagging.event_eval import LabelsError, read_labels
+    from tagging.events.training_data import train_from_tables
+    from tagging.evaluate.events import LabelsError, read_labels
 
     try:
         labels = read_labels(args.labels)
@@ -44,10 +44,10 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def _evaluate_events(args) -> int:
-    from tagging.event_data import read_sequences, tag_sequences
-    from tagging.event_eval import LabelsError, evaluate_events, format_report, read_labels
-    from tagging.event_model import EventModelError, resolve_events_model
-    from tagging.queries import read_table
+    from tagging.events.training_data import read_sequences, tag_sequences
+    from tagging.evaluate.events import LabelsError, evaluate_events, format_report, read_labels
+    from tagging.events.model import EventModelError, resolve_events_model
+    from tagging.tables.queries import read_table
 
     try:
         labels = read_labels(args.labels)

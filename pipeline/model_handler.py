@@ -22,10 +22,10 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from tagging.detect import DetectorConfig, PersonDetector
-from tagging.models import configure_tensorflow, fetch_models, load_model
-from tagging.teams import torso_colours
-from tagging.pose import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
+from tagging.pose.detector import DetectorConfig, PersonDetector
+from tagging.pose.models import configure_tensorflow, fetch_models, load_model
+from tagging.track.teams import torso_colours
+from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class CropPoseModelHandler(_SharedEstimatorHandler):
     """Top-down step 2: person crops (S, S, 3) uint8 -> (17, 3) (y, x, score) in the crop.
 
     BatchElements hands it up to ``max_batch_size`` crops at a time, from any frames;
-    the crop model runs them in one call (tagging.movenet.BatchedMoveNet).
+    the crop model runs them in one call (tagging.pose.movenet.BatchedMoveNet).
     """
 
     def __init__(self, config: PoseStageConfig, max_batch_size: int = 16):

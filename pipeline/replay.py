@@ -11,8 +11,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from tagging.poses import FramePoses
-from tagging.teams import torso_colours
+from tagging.core.types import FramePoses
+from tagging.track.teams import torso_colours
 
 
 class _ReplayFn(beam.DoFn):
@@ -23,7 +23,7 @@ class _ReplayFn(beam.DoFn):
         self._frames: dict[int, FramePoses] = {}
 
     def _load(self, video_id: str) -> None:
-        from tagging.queries import frame_poses, read_table
+        from tagging.tables.queries import frame_poses, read_table
 
         poses = read_table(self.tags_dir, "poses", video_id)
         self._frames = {int(i): frame_poses(g) for i, g in poses.groupby("frame_index")}

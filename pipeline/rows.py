@@ -6,9 +6,9 @@ from dataclasses import asdict
 from typing import Iterator
 
 from schemas.tables import KEYPOINT_COLUMNS
-from tagging.events import Event
-from tagging.poses import FramePoses
-from tagging.tracking import TrackSummary
+from tagging.events.law15_rule import Event
+from tagging.core.types import FramePoses
+from tagging.track.sequences import TrackSummary
 
 
 def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: FramePoses) -> Iterator[dict]:

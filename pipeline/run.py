@@ -25,11 +25,11 @@ from pipeline.transforms import (DecodeFrames, DecodeSettings, EstimatePoses, Fo
                                  TrackPlayers, VideoJob, WriteTables)
 from schemas.tables import MANIFEST_METADATA_COLUMNS
 from tagging import __version__
-from tagging.detect import DetectorConfig
-from tagging.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
-from tagging.pose import PoseConfig
-from tagging.tracking import PIPELINE_TRACKER_CONFIG
-from tagging.video import unique_video_ids
+from tagging.pose.detector import DetectorConfig
+from tagging.pose.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
+from tagging.pose.estimators import PoseConfig
+from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
+from tagging.video.reader import unique_video_ids
 
 LOG = logging.getLogger("matchtag")
 
@@ -157,7 +157,7 @@ def validate(opts: MatchtagOptions) -> None:
     if (opts.pose == "replay") != bool(opts.poses_from):
         raise UsageError("--pose replay and --poses-from DIR go together")
     if opts.events_model not in EVENT_MODELS:
-        from tagging.event_model import EventModelError, load_model
+        from tagging.events.model import EventModelError, load_model
         try:
             load_model(opts.events_model)   # fail before any video is read
         except EventModelError as exc:
@@ -177,7 +177,7 @@ def tagging_config(opts: MatchtagOptions) -> str:
     options = {a.dest: values.get(a.dest) for a in sorted(_matchtag_actions(), key=lambda a: a.dest)}
     if options.get("events_model") not in (None, "rules"):
         # A model file retrained in place keeps its path: record the model's own name.
-        from tagging.event_model import resolve_events_model
+        from tagging.events.model import resolve_events_model
 
         options["events_model"] = f"{options['events_model']}={resolve_events_model(options['events_model']).name}"
     return json.dumps({"matchtag": __version__, "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",

@@ -14,13 +14,13 @@ from pipeline.decode import DecodeFrames, DecodeSettings, VideoJob  # noqa: F401
 from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, PoseModelHandler,
                                     PoseStageConfig)
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
-from tagging.events import tag_events
-from tagging.teams import assign_teams, track_colour
-from tagging.keypoints import NUM_KEYPOINTS
-from tagging.pose import TopDownPoseEstimator
-from tagging.bytetrack import TrackerConfig
-from tagging.chunks import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
-from tagging.tracking import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, TrackSeq, track_frames,
+from tagging.events.law15_rule import tag_events
+from tagging.track.teams import assign_teams, track_colour
+from tagging.core.keypoints import NUM_KEYPOINTS
+from tagging.pose.estimators import TopDownPoseEstimator
+from tagging.track.online import TrackerConfig
+from tagging.track.segments import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
+from tagging.track.sequences import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, TrackSeq, track_frames,
                               track_observations)
 
 LOG = logging.getLogger("matchtag")
@@ -193,7 +193,7 @@ class _TagEventsFn(beam.DoFn):
         self.events = Metrics.counter(NAMESPACE, "events")
 
     def setup(self):
-        from tagging.event_model import resolve_events_model
+        from tagging.events.model import resolve_events_model
         self._model = resolve_events_model(self.events_model)
 
     def process(self, element):

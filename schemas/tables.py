@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tagging.keypoints import KEYPOINT_NAMES
+
+# COCO-17 keypoints, in the order of the poses table's columns. Defined here because
+# the column names are part of the schema; tagging.core.keypoints builds on them.
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
 
 SCHEMA_VERSION = "1"
 PARTITION_COLUMN = "video_id"

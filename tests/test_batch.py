@@ -18,8 +18,8 @@ from pipeline.cli import main
 from pipeline.decode import summarize_video
 from pipeline.run import UsageError, parse, read_manifest, video_jobs
 from schemas.tables import TABLES
-from tagging.queries import read_table
-from tagging.video import FrameReader, plan_ranges
+from tagging.tables.queries import read_table
+from tagging.video.reader import FrameReader, plan_ranges
 
 RUNNER = ["--runner", "FnApiRunner"]
 

@@ -1,9 +1,9 @@
-"""tagging/boxes.py: IoU, containment, NMS and square crops."""
+"""tagging/core/boxes.py: IoU, containment, NMS and square crops."""
 
 import numpy as np
 import pytest
 
-from tagging.boxes import box_area, containment_matrix, iou_matrix, nms, square_crop_box
+from tagging.core.boxes import box_area, containment_matrix, iou_matrix, nms, square_crop_box
 
 
 def test_box_area_clips_inverted_boxes_to_zero():

@@ -1,12 +1,12 @@
-"""tagging/bytetrack.py and tagging/tracklets.py: association, life cycle, whole-video pass."""
+"""tagging/track/online.py and tagging/track/offline.py: association, life cycle, whole-video pass."""
 
 import numpy as np
 import pytest
 
-from tagging.bytetrack import ByteTracker, TrackerConfig
-from tagging.poses import FramePoses
-from tagging.tracking import track_frames
-from tagging.tracklets import (Track, camera_path, drop_outliers, fill_gaps, ids_per_frame, join_tracklets,
+from tagging.track.online import ByteTracker, TrackerConfig
+from tagging.core.types import FramePoses
+from tagging.track.sequences import track_frames
+from tagging.track.offline import (Track, camera_path, drop_outliers, fill_gaps, ids_per_frame, join_tracklets,
                                relink_tracks, smooth_boxes, track_video)
 
 NONE = (np.zeros((0, 4)), np.zeros(0))

@@ -1,10 +1,10 @@
-"""tagging/chunks.py: segment planning and stitching into global ids."""
+"""tagging/track/segments.py: segment planning and stitching into global ids."""
 
 import numpy as np
 import pytest
 
-from tagging.chunks import ChunkPlan, plan_chunks, stitch_chunks, track_chunk, track_video_chunked
-from tagging.tracklets import Track, track_video
+from tagging.track.segments import ChunkPlan, plan_chunks, stitch_chunks, track_chunk, track_video_chunked
+from tagging.track.offline import Track, track_video
 
 
 def test_plan_covers_every_frame_once_and_overlaps():
@@ -77,7 +77,7 @@ def test_unmatched_tracks_get_their_own_global_ids():
 
 # ---- time-segmented chunks, as the pipeline runs them -------------------------------
 
-from tagging.chunks import SegmentGrid, ids_by_ordinal, track_video_segmented  # noqa: E402
+from tagging.track.segments import SegmentGrid, ids_by_ordinal, track_video_segmented  # noqa: E402
 
 
 def test_segment_grid_puts_overlap_frames_in_two_segments():

@@ -1,11 +1,11 @@
-"""tagging/detect.py pure parts: letterbox, tiles, decoders and PersonDetector with fake models."""
+"""tagging/pose/detector.py pure parts: letterbox, tiles, decoders and PersonDetector with fake models."""
 
 import numpy as np
 import pytest
 
-from tagging.detect import (NANODET_SIZE, PERSON_CLASS, DetectorConfig, PersonDetector,
+from tagging.pose.detector import (NANODET_SIZE, PERSON_CLASS, DetectorConfig, PersonDetector,
                             decode_centernet, decode_nanodet, letterbox, tile_origins)
-from tagging.poses import Detections
+from tagging.core.types import Detections
 
 
 # ----------------------------------------------------------------------- letterbox

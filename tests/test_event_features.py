@@ -1,11 +1,11 @@
-"""tagging/features.py: invariances and missing keypoints, on synthetic sequences."""
+"""tagging/events/features.py: invariances and missing keypoints, on synthetic sequences."""
 
 import numpy as np
 import pytest
 
-from tagging.features import FEATURE_VERSION, FeatureConfig, feature_names, track_features
-from tagging.keypoints import KEYPOINT_NAMES, KP
-from tagging.synth import TrackSpec, generate_track
+from tagging.events.features import FEATURE_VERSION, FeatureConfig, feature_names, track_features
+from tagging.core.keypoints import KEYPOINT_NAMES, KP
+from tagging.events.synth import TrackSpec, generate_track
 
 SWAP = np.array([KEYPOINT_NAMES.index(n.replace("left_", "T_").replace("right_", "left_").replace("T_", "right_"))
                  for n in KEYPOINT_NAMES])

@@ -1,4 +1,4 @@
-"""tagging/event_model.py and event_eval.py: peaks, NMS, skops files, AP, labels."""
+"""tagging/events/model.py and event_eval.py: peaks, NMS, skops files, AP, labels."""
 
 import zipfile
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tagging import event_model as em
-from tagging.event_eval import (LabelsError, average_precision, confusion_table, evaluate_events, read_labels)
-from tagging.event_model import (BACKGROUND, EventModelError, TrainConfig, build_training_set, load_model,
+from tagging.events import model as em
+from tagging.evaluate.events import (LabelsError, average_precision, confusion_table, evaluate_events, read_labels)
+from tagging.events.model import (BACKGROUND, EventModelError, TrainConfig, build_training_set, load_model,
                                  pick_peaks, train_model)
-from tagging.synth import EVENT_TYPES, generate_dataset
+from tagging.events.synth import EVENT_TYPES, generate_dataset
 
 
 # ---------------------------------------------------------------- peak picking

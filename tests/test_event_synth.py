@@ -1,9 +1,9 @@
-"""tagging/synth.py: determinism per seed, label correctness, views and noise."""
+"""tagging/events/synth.py: determinism per seed, label correctness, views and noise."""
 
 import numpy as np
 
-from tagging.keypoints import KP
-from tagging.synth import (EVENT_TYPES, TEST_VIEWS, TRAIN_VIEWS, VIEW_FAMILIES, NoiseConfig, TrackSpec,
+from tagging.core.keypoints import KP
+from tagging.events.synth import (EVENT_TYPES, TEST_VIEWS, TRAIN_VIEWS, VIEW_FAMILIES, NoiseConfig, TrackSpec,
                            generate_dataset, generate_track, sample_spec)
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from tagging.synth import TrackSpec, generate_track, write_tables
+from tagging.events.synth import TrackSpec, generate_track, write_tables
 
 
 def _videos(seed, n_videos, kinds):
@@ -49,8 +49,8 @@ def test_train_then_evaluate_recovers_the_labelled_events(trained, capsys):
 
 
 def test_labels_without_track_id_use_the_only_track(tmp_path):
-    from tagging.event_data import labelled_tracks, read_sequences
-    from tagging.event_eval import read_labels
+    from tagging.events.training_data import labelled_tracks, read_sequences
+    from tagging.evaluate.events import read_labels
 
     tr = generate_track(TrackSpec("kick", 90.0, 0.0, False, 200.0, 25.0), np.random.default_rng(0))
     labels_path = write_tables({"solo": [tr]}, tmp_path / "tags")
@@ -85,7 +85,7 @@ def test_run_with_a_trained_model(trained, astronaut_clip, models, tmp_path):
     code = main(["run", str(astronaut_clip), "--output", str(out), "--events-model", str(trained["model"]),
                  "--runner", "FnApiRunner"])
     assert code == 0
-    from tagging.queries import read_table
+    from tagging.tables.queries import read_table
     assert len(read_table(out, "poses")) == 8
     events = read_table(out, "events")
     assert set(events.columns) >= {"event_type", "peak_ms", "model"}

@@ -1,4 +1,4 @@
-"""tagging/events.py: the Law-15 throw-in rule on synthetic keypoint sequences.
+"""tagging/events/law15_rule.py: the Law-15 throw-in rule on synthetic keypoint sequences.
 
 A standing person in image coordinates (y grows downward), torso length 70 px:
 shoulders at y 130, hips at y 200, head (nose, eyes, ears) at y 95..100, ankles at y 300.
@@ -7,9 +7,9 @@ shoulders at y 130, hips at y 200, head (nose, eyes, ears) at y 95..100, ankles 
 import numpy as np
 import pytest
 
-from tagging.events import (RULE_MODEL_NAME, Event, ThrowInRuleConfig, _runs, detect_throw_ins,
+from tagging.events.law15_rule import (RULE_MODEL_NAME, Event, ThrowInRuleConfig, _runs, detect_throw_ins,
                             tag_events, throw_in_frames)
-from tagging.keypoints import KP
+from tagging.core.keypoints import KP
 
 FPS = 25
 DT = 1000 / FPS   # 40 ms

@@ -1,10 +1,10 @@
-"""tagging/kalman.py: batched constant-velocity box filter."""
+"""tagging/track/kalman.py: batched constant-velocity box filter."""
 
 import numpy as np
 import pytest
 
-from tagging import kalman
-from tagging.kalman import KalmanConfig
+from tagging.track import kalman
+from tagging.track.kalman import KalmanConfig
 
 
 def test_xyxy_z_round_trip():

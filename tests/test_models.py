@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tagging import models as M
-from tagging.detect import DetectorConfig, PersonDetector, letterbox
-from tagging.keypoints import KP
-from tagging.pose import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop
+from tagging.pose import models as M
+from tagging.pose.detector import DetectorConfig, PersonDetector, letterbox
+from tagging.core.keypoints import KP
+from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop
 
 pytestmark = pytest.mark.models
 REFERENCE = json.loads((Path(__file__).parent / "data" / "tfjs_reference.json").read_text())

@@ -1,12 +1,12 @@
-"""tagging/mot_eval.py: MOT ground truth, the seeded noise protocol, metric wrappers."""
+"""tagging/evaluate/tracking.py: MOT ground truth, the seeded noise protocol, metric wrappers."""
 
 import json
 
 import numpy as np
 import pytest
 
-from tagging import mot_eval as me
-from tagging.mot_eval import MotFormatError, MotSequence, NoiseProtocol, TrackerOutput
+from tagging.evaluate import tracking as me
+from tagging.evaluate.tracking import MotFormatError, MotSequence, NoiseProtocol, TrackerOutput
 
 
 def _seq(n_frames=2000, n_ids=10, name="toy", w=1280, h=720):

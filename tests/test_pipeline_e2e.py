@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.cli import main
 from schemas.tables import KEYPOINT_COLUMNS, SCHEMA_VERSION, TABLES, file_schema
-from tagging.queries import read_table
+from tagging.tables.queries import read_table
 
 pytestmark = pytest.mark.models
 RUNNER = ["--runner", "FnApiRunner"]

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tagging import models as M
-from tagging.keypoints import KP
-from tagging.pose import extract_crop
-from tagging.posenet import decode_single_pose
-from tagging.tfjs_convert import ConversionError, make_movenet_batchable
+from tagging.pose import models as M
+from tagging.core.keypoints import KP
+from tagging.pose.estimators import extract_crop
+from tagging.pose.posenet import decode_single_pose
+from tagging.pose.tfjs_convert import ConversionError, make_movenet_batchable
 
 CROP_BOXES = np.array([[-60, -10, 440, 490], [100, 0, 400, 300], [150, 200, 350, 400],
                        [0, 0, 512, 512], [200, 50, 300, 150]], np.float32)
@@ -72,8 +72,8 @@ def test_two_step_beam_pose_stage_equals_the_one_step_estimator(models, astronau
     from conftest import astronaut_clip_frames
     from pipeline.model_handler import PoseStageConfig, shared_estimator
     from pipeline.transforms import EstimatePoses
-    from tagging.detect import DetectorConfig
-    from tagging.pose import PoseConfig
+    from tagging.pose.detector import DetectorConfig
+    from tagging.pose.estimators import PoseConfig
 
     config = PoseStageConfig(detector=DetectorConfig(tile_px=0), pose=PoseConfig(crop_model="movenet-lightning"))
     frames = astronaut_clip_frames(astronaut, 3)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from tagging.detect import DetectorConfig, PersonDetector
-from tagging.keypoints import KEYPOINT_NAMES
-from tagging.pose_eval import (POSETRACK_NAMES, AnnotationError, drop_in_ignore_regions, load_dataset,
+from tagging.pose.detector import DetectorConfig, PersonDetector
+from tagging.core.keypoints import KEYPOINT_NAMES
+from tagging.evaluate.pose import (POSETRACK_NAMES, AnnotationError, drop_in_ignore_regions, load_dataset,
                                oks_ap, pckh, scored_joints)
-from tagging.poses import FramePoses
+from tagging.core.types import FramePoses
 
 JHMDB = ["neck", "belly", "head", "right_shoulder", "left_shoulder", "right_hip", "left_hip", "right_elbow",
          "left_elbow", "right_knee", "left_knee", "right_wrist", "left_wrist", "right_ankle", "left_ankle"]
@@ -149,7 +149,7 @@ def test_evaluate_pose_cli_on_one_coco_image(shared_data, models, tmp_path, caps
 
 
 def test_device_and_thread_settings_are_validated(monkeypatch):
-    from tagging.models import configure_tensorflow
+    from tagging.pose.models import configure_tensorflow
 
     with pytest.raises(ValueError, match="must be auto, cpu or gpu; got 'tpu'"):
         configure_tensorflow(device="tpu")

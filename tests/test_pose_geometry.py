@@ -1,12 +1,12 @@
-"""tagging/pose.py: crops, MoveNet coordinate mapping and the estimators with fake models."""
+"""tagging/pose/estimators.py: crops, MoveNet coordinate mapping and the estimators with fake models."""
 
 import numpy as np
 import pytest
 
-from tagging.keypoints import KP, NUM_KEYPOINTS
-from tagging.pose import (MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop,
+from tagging.core.keypoints import KP, NUM_KEYPOINTS
+from tagging.pose.estimators import (MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop,
                           movenet_to_frame)
-from tagging.poses import Detections, FramePoses
+from tagging.core.types import Detections, FramePoses
 
 RED = (255, 0, 0)
 GREY = (128, 128, 128)
@@ -262,7 +262,7 @@ def test_topdown_splits_many_crops_into_bounded_calls():
 # ----------------------------------------------------------------------- flip test
 
 def test_mirror_index_swaps_sides_and_keeps_the_nose():
-    from tagging.keypoints import MIRROR_INDEX
+    from tagging.core.keypoints import MIRROR_INDEX
 
     assert MIRROR_INDEX[KP["nose"]] == KP["nose"]
     assert MIRROR_INDEX[KP["left_wrist"]] == KP["right_wrist"]

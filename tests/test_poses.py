@@ -1,10 +1,10 @@
-"""tagging/poses.py: Detections / FramePoses containers and pose_score."""
+"""tagging/core/types.py: Detections / FramePoses containers and pose_score."""
 
 import numpy as np
 import pytest
 
-from tagging.keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS, SKELETON
-from tagging.poses import Detections, FramePoses, pose_score
+from tagging.core.keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS, SKELETON
+from tagging.core.types import Detections, FramePoses, pose_score
 
 
 def _kps(n, score=0.9):

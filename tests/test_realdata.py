@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from tagging.queries import coverage, read_table
-from tagging.video import FrameReader, probe
+from tagging.tables.queries import coverage, read_table
+from tagging.video.reader import FrameReader, probe
 
 pytestmark = [pytest.mark.realdata, pytest.mark.models]
 RUNNER = ["--runner", "FnApiRunner"]

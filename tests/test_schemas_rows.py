@@ -6,10 +6,10 @@ import pytest
 
 from pipeline.rows import event_row, pose_rows, track_row
 from schemas import KEYPOINT_COLUMNS, PARTITION_COLUMN, SCHEMA_VERSION, TABLE_SCHEMAS, TABLES, file_schema
-from tagging.events import Event
-from tagging.keypoints import KEYPOINT_NAMES
-from tagging.poses import FramePoses
-from tagging.tracking import TrackSummary
+from tagging.events.law15_rule import Event
+from tagging.core.keypoints import KEYPOINT_NAMES
+from tagging.core.types import FramePoses
+from tagging.track.sequences import TrackSummary
 
 
 # ----------------------------------------------------------------------- schemas

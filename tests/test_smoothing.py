@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tagging.keypoints import KEYPOINT_NAMES
-from tagging.smoothing import OneEuroConfig, one_euro, smooth_poses
+from tagging.core.keypoints import KEYPOINT_NAMES
+from tagging.tables.smoothing import OneEuroConfig, one_euro, smooth_poses
 
 
 def test_still_joint_jitter_is_reduced():
@@ -52,3 +52,23 @@ def test_smooth_poses_keeps_raw_columns_and_smooths_per_track():
     np.testing.assert_allclose(untracked["nose_x_smooth"], untracked["nose_x"], rtol=1e-6)
     with pytest.raises(ValueError, match="lacks columns"):
         smooth_poses(df.drop(columns=["timestamp_ms"]))
+
+
+def test_untracked_rows_first_leave_players_smoothed_and_untracked_rows_raw():
+    """Rows of untracked people (track_id -1) before the tracked ones must not shift
+    which rows get smoothed: the player is smoothed, the untracked rows stay raw."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for track, x0 in ((-1, 700.0), (-1, 900.0), (3, 100.0)):
+        for i in range(40):
+            r = {"video_id": "v", "frame_index": i, "timestamp_ms": i * 40.0, "track_id": track}
+            for k in KEYPOINT_NAMES:
+                r[f"{k}_x"], r[f"{k}_y"], r[f"{k}_score"] = x0 + rng.normal(0, 2), 50.0, 0.9
+            rows.append(r)
+    df = pd.DataFrame(rows)
+    out = smooth_poses(df)
+    untracked = out[out.track_id == -1]
+    np.testing.assert_allclose(untracked["nose_x_smooth"], untracked["nose_x"], rtol=1e-6)
+    player = out[out.track_id == 3]
+    assert abs(player["nose_x_smooth"].mean() - 100) < 2
+    assert player["nose_x_smooth"].iloc[10:].std() < 0.6 * player["nose_x"].iloc[10:].std()

@@ -1,9 +1,9 @@
-"""tagging/teams.py: torso colour and jersey-colour clustering."""
+"""tagging/track/teams.py: torso colour and jersey-colour clustering."""
 
 import numpy as np
 import pytest
 
-from tagging.teams import assign_teams, torso_colours, track_colours
+from tagging.track.teams import assign_teams, torso_colours, track_colours
 
 PITCH = (40, 120, 40)
 KIT_A, KIT_B, REF, LIME = (220, 30, 30), (240, 240, 240), (55, 55, 60), (170, 230, 60)

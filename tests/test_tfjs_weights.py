@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tagging.tfjs_convert import ConversionError, read_weights
+from tagging.pose.tfjs_convert import ConversionError, read_weights
 
 W32 = np.arange(6, dtype=np.float32).reshape(2, 3) / 4 - 0.5
 W16 = np.array([0.1, -2.5, 1000.0], np.float32)       # float16-quantized: not exact

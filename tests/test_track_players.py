@@ -6,10 +6,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.transforms import TrackPlayers
-from tagging.chunks import SegmentGrid, ids_by_ordinal, track_video_segmented
-from tagging.keypoints import NUM_KEYPOINTS
-from tagging.poses import FramePoses
-from tagging.tracking import PIPELINE_TRACKER_CONFIG, track_frames
+from tagging.track.segments import SegmentGrid, ids_by_ordinal, track_video_segmented
+from tagging.core.keypoints import NUM_KEYPOINTS
+from tagging.core.types import FramePoses
+from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, track_frames
 
 
 def _video(n_frames, n_players, stride, drop=()):

@@ -1,10 +1,10 @@
-"""tagging/tracking.py: IoU tracker, whole-video tracking, summaries and sequences."""
+"""tagging/track/sequences.py: IoU tracker, whole-video tracking, summaries and sequences."""
 
 import numpy as np
 import pytest
 
-from tagging.poses import FramePoses
-from tagging.tracking import (IoUTracker, IoUTrackerConfig, TrackSummary, summarize_tracks,
+from tagging.core.types import FramePoses
+from tagging.track.sequences import (IoUTracker, IoUTrackerConfig, TrackSummary, summarize_tracks,
                               track_frames, track_sequences)
 
 NONE = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
@@ -190,7 +190,7 @@ def test_track_sequences():
 def test_track_seq_per_track_equals_the_per_video_helpers():
     """The pipeline's per-track path (track_observations -> TrackSeq) gives what
     summarize_tracks / track_sequences give from the whole video, whatever the frame order."""
-    from tagging.tracking import TrackSeq, track_observations
+    from tagging.track.sequences import TrackSeq, track_observations
 
     tracked = track_frames(_video(), IoUTrackerConfig())
     obs: dict[int, list] = {}

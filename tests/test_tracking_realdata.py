@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagging.mot_eval import evaluate_trackers, matchtag_tracker
+from tagging.evaluate.tracking import evaluate_trackers, matchtag_tracker
 
 SEQS = ["v_CW0mQbgYIF4_c006", "v_-6Os86HzwCs_c003"]     # volleyball 243 frames, basketball 403 frames
 

@@ -1,4 +1,4 @@
-"""tagging/video.py: video ids, probe / FrameReader errors and decoding a synthetic clip."""
+"""tagging/video/reader.py: video ids, probe / FrameReader errors and decoding a synthetic clip."""
 
 import re
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tagging.video import FrameReader, VideoError, probe, unique_video_ids, video_id_for
+from tagging.video.reader import FrameReader, VideoError, probe, unique_video_ids, video_id_for
 
 SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 

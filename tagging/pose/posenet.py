@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tagging.keypoints import NUM_KEYPOINTS
+from tagging.core.keypoints import NUM_KEYPOINTS
 
 OUTPUT_STRIDE = 16
 

@@ -1,6 +1,6 @@
 """Person detection: CenterNet or NanoDet graphs, whole frame plus optional tiles.
 
-Input frames are RGB uint8 (H, W, 3).  Output is :class:`tagging.poses.Detections`
+Input frames are RGB uint8 (H, W, 3).  Output is :class:`tagging.core.types.Detections`
 in frame pixels, person class only, after NMS.
 """
 
@@ -12,8 +12,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from tagging.boxes import nms
-from tagging.poses import Detections
+from tagging.core.boxes import nms
+from tagging.core.types import Detections
 
 PERSON_CLASS = 0  # COCO-80, 0-based
 
@@ -126,7 +126,7 @@ class PersonDetector:
     """Runs a detector graph over the whole frame (and tiles, if configured).
 
     ``model`` is a callable ``model(batch) -> list[np.ndarray]`` (a
-    :class:`tagging.models.GraphModel`); tests may pass any stand-in.
+    :class:`tagging.pose.models.GraphModel`); tests may pass any stand-in.
     """
 
     def __init__(self, model: Callable[..., list[np.ndarray]], config: DetectorConfig = DetectorConfig()):

@@ -2,7 +2,7 @@
 
 A scikit-learn :class:`~sklearn.pipeline.Pipeline` (median imputer, standard
 scaler, multi-layer perceptron) scores every 50 ms grid step of a track (features from
-:mod:`tagging.features`) with a probability per class.  Events come from the
+:mod:`tagging.events.features`) with a probability per class.  Events come from the
 per-class probability curves by peak picking with temporal non-maximum suppression
 (:func:`pick_peaks`): local maxima above the class threshold, strongest first, none
 within ``nms_ms`` of a stronger one.  An event's ``start_ms``/``end_ms`` are where
@@ -16,7 +16,7 @@ everything else is background.  The model then learns to peak at the moment an
 analyst would spot.
 
 Model files are skops archives (no pickle): the pipeline, the classes, the
-:data:`~tagging.features.FEATURE_VERSION`, the feature and peak-picking settings, a
+:data:`~tagging.events.features.FEATURE_VERSION`, the feature and peak-picking settings, a
 model name (written to ``events.model``) and the library versions it was trained
 with.  Loading checks every type in the file against an allow-list, and refuses a
 file made for another feature version.
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tagging.events import Event
-from tagging.features import FEATURE_VERSION, FeatureConfig, TrackFeatures, feature_names, track_features
+from tagging.events.law15_rule import Event
+from tagging.events.features import FEATURE_VERSION, FeatureConfig, TrackFeatures, feature_names, track_features
 
 BACKGROUND = "background"
 DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "events_default.skops"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tagging.keypoints import NUM_KEYPOINTS
+from tagging.core.keypoints import NUM_KEYPOINTS
 
 
 def _rows(values, tail: tuple[int, ...], dtype) -> np.ndarray:
@@ -65,7 +65,7 @@ class FramePoses:
     - ``score``: (N,) one pose score per person (mean of confident keypoint scores);
     - ``track_id``: (N,) int64, -1 until the tracker assigns one;
     - ``appearance``: (N, 4) float32 torso colour (L*a*b*) and the share of the box that
-      is pitch, from :func:`tagging.teams.torso_colours`; NaN where unknown.
+      is pitch, from :func:`tagging.track.teams.torso_colours`; NaN where unknown.
     """
 
     xyxy: np.ndarray

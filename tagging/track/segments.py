@@ -3,7 +3,7 @@ own (in parallel, anywhere), then stitch the segments into one global id per pla
 
 - :func:`plan_chunks` cuts ``[0, n_frames)`` into segments of ``chunk_frames`` that
   overlap their successor by ``overlap_frames`` (e.g. 60 s with 2 s overlap).
-- Each segment is tracked by :func:`tagging.tracklets.track_video` on its own frames.
+- Each segment is tracked by :func:`tagging.track.offline.track_video` on its own frames.
 - :func:`stitch_chunks` matches the tracks of neighbouring segments in their overlap:
   both segments saw the same detections there, so a player's two tracks share boxes.
   The similarity of two tracks is the share of overlap frames in which they sit on
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging.bytetrack import TrackerConfig
-from tagging.tracklets import Track, camera_path, fill_gaps, join_tracklets, relink_tracks, track_video
+from tagging.track.online import TrackerConfig
+from tagging.track.offline import Track, camera_path, fill_gaps, join_tracklets, relink_tracks, track_video
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _box_at(t: Track, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def overlap_similarity(a: list[Track], b: list[Track], frames: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) mean IoU over ``frames`` (a frame where only one has a box counts 0)."""
-    from tagging.boxes import iou_matrix
+    from tagging.core.boxes import iou_matrix
 
     sim = np.zeros((len(a), len(b)))
     if len(frames) == 0:

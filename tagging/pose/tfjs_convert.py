@@ -189,7 +189,7 @@ def convert(model_json_path: Path):
 # gathers with hard-coded batch index 0.  Rewiring the normalisation (``sub``) to read
 # the int->float ``Cast`` directly, and declaring the placeholder's batch as -1, makes
 # the backbone and heads run on N crops in one call; the heads' raw tensors are
-# fetched and decoded in numpy (tagging.movenet), exactly as the graph's own tail does.
+# fetched and decoded in numpy (tagging.pose.movenet), exactly as the graph's own tail does.
 MOVENET_PREFIX = "StatefulPartitionedCall/"
 MOVENET_HEADS = {
     "heatmaps": MOVENET_PREFIX + "Sigmoid:0",

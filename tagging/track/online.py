@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging import kalman
-from tagging.boxes import iou_matrix
+from tagging.track import kalman
+from tagging.core.boxes import iou_matrix
 
 TENTATIVE, TRACKED, LOST, REMOVED = 0, 1, 2, 3
 
@@ -64,7 +64,7 @@ class TrackerConfig:
     camera_min_tracks: int = 3        # fewer matched tracks than this: assume no shift
     kalman: kalman.KalmanConfig = field(default_factory=kalman.KalmanConfig)
 
-    # --- offline (whole-video) pass, see tagging/tracklets.py
+    # --- offline (whole-video) pass, see tagging/track/offline.py
     min_track_frames: int = 3         # shorter tracks (after joining) are dropped as clutter
     min_track_mean_score: float = 0.0  # tracks scoring lower on average are dropped
     outlier_window_frames: int = 7    # running-median window for stray boxes; < 3 disables

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tagging.keypoints import SKELETON
-from tagging.poses import FramePoses
+from tagging.core.keypoints import SKELETON
+from tagging.core.types import FramePoses
 
 
 def _colour(track_id: int) -> tuple[int, int, int]:

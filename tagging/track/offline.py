@@ -1,7 +1,7 @@
 """Whole-video tracking: online pass, then join, filter, fill and smooth tracklets.
 
 Tagging is a batch job, so the tracker may look at the future.  After the online
-pass (tagging/bytetrack.py), which breaks a track whenever a player is missed
+pass (tagging/track/online.py), which breaks a track whenever a player is missed
 for too long or the motion model loses him, this module:
 
 1. **joins** tracklets by motion continuity: for each tracklet that ends and each one
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import linear_sum_assignment
 
-from tagging.bytetrack import ByteTracker, TrackerConfig
+from tagging.track.online import ByteTracker, TrackerConfig
 
 MODES = ("offline", "online")
 
@@ -277,7 +277,7 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
     are joined again by motion continuity across the contact (:func:`join_tracklets`),
     which sees the players' paths on both sides.
     """
-    from tagging.boxes import iou_matrix
+    from tagging.core.boxes import iou_matrix
 
     if config.contact_iou <= 0 or len(tracks) < 2:
         return tracks

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
-from tagging.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
-from tagging.poses import FramePoses
+from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+from tagging.core.types import FramePoses
 
 
 def read_table(tags_dir: str | Path, table: str, video_id: str | None = None, **kwargs) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Tracking entry points for the pipeline, and the plain IoU tracker kept as a baseline.
 
 :func:`track_frames` runs the Kalman/ByteTrack tracker with whole-video association
-(tagging/bytetrack.py, tagging/tracklets.py; docs/tracking.md) by default; given an
+(tagging/track/online.py, tagging/track/offline.py; docs/tracking.md) by default; given an
 :class:`IoUTrackerConfig` it runs the plain IoU tracker below instead.
 
 The IoU tracker: each frame, live tracks are matched to detections by maximum total IoU
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging.boxes import iou_matrix
-from tagging.bytetrack import TrackerConfig
-from tagging.tracklets import ids_per_frame, track_video
+from tagging.core.boxes import iou_matrix
+from tagging.track.online import TrackerConfig
+from tagging.track.offline import ids_per_frame, track_video
 
 
 @dataclass(frozen=True)

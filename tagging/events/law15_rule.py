@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tagging.keypoints import KP
+from tagging.core.keypoints import KP
 
 RULE_MODEL_NAME = "rules-law15-v1"
 

@@ -180,7 +180,7 @@ def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = T
 
 
 def teams_of_tracks(tracked, config: TeamConfig = TeamConfig()) -> dict[int, str | None]:
-    """``{track_id: team}`` from tracked frames (``tagging.tracking.track_frames`` output)
+    """``{track_id: team}`` from tracked frames (``tagging.track.sequences.track_frames`` output)
     whose FramePoses carry ``appearance`` (torso colours); tracks without colours get None."""
     by_track: dict[int, list[np.ndarray]] = {}
     for _, _, poses in tracked:

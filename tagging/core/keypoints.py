@@ -1,13 +1,9 @@
-"""COCO-17 keypoints: the one place their names, order and skeleton are defined."""
+"""COCO-17 keypoints: index, mirror and skeleton tables built on the names in ``schemas``."""
 
 from __future__ import annotations
 
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
+from schemas.tables import KEYPOINT_NAMES  # the column order of the poses table
+
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 

@@ -1,6 +1,6 @@
 """MoveNet single-pose on a batch of crops: numpy decoding of the heads' raw tensors.
 
-The shipped graph decodes one crop; :func:`tagging.tfjs_convert.make_movenet_batchable`
+The shipped graph decodes one crop; :func:`tagging.pose.tfjs_convert.make_movenet_batchable`
 makes its backbone take N crops, and :func:`decode_singlepose` repeats the graph's
 own decoding tail per crop, vectorised:
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tagging.keypoints import NUM_KEYPOINTS
+from tagging.core.keypoints import NUM_KEYPOINTS
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def decode_singlepose(heatmaps: np.ndarray, centre: np.ndarray, regression: np.n
 class BatchedMoveNet:
     """A batchable MoveNet graph as ``model(crops (N, S, S, 3) int32) -> [(N, 1, 17, 3)]``.
 
-    ``graph``: a :class:`tagging.models.GraphModel` whose outputs are the four heads
+    ``graph``: a :class:`tagging.pose.models.GraphModel` whose outputs are the four heads
     (heatmaps, centre, regression, offsets) and which exposes ``constant(name)``.
     """
 

@@ -5,7 +5,7 @@ boxes are never given to it.  Three annotation flavours are read, all as COCO-st
 JSON (``images``, ``annotations`` with ``keypoints`` [x, y, v] triplets,
 ``categories[0].keypoints`` naming the joints):
 
-- **COCO-17** (the names of :mod:`tagging.keypoints`): scored with pycocotools'
+- **COCO-17** (the names of :mod:`tagging.core.keypoints`): scored with pycocotools'
   keypoint evaluation as is.
 - **PoseTrack18** (COCO-17 slots, but slot 1/2 are ``head_bottom``/``head_top`` instead
   of the eyes, and the ears are never labelled): scored with the same OKS evaluation
@@ -36,8 +36,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from tagging.keypoints import KEYPOINT_NAMES, KP
-from tagging.poses import FramePoses
+from tagging.core.keypoints import KEYPOINT_NAMES, KP
+from tagging.core.types import FramePoses
 
 POSETRACK_NAMES = ("nose", "head_bottom", "head_top", "left_ear", "right_ear") + KEYPOINT_NAMES[5:]
 # Joints COCO-17 and MPII-style skeletons share, by the names datasets use.

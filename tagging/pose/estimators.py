@@ -16,11 +16,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from tagging.boxes import square_crop_box
-from tagging.detect import PersonDetector
-from tagging.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
-from tagging.teams import torso_colours
-from tagging.poses import Detections, FramePoses
+from tagging.core.boxes import square_crop_box
+from tagging.pose.detector import PersonDetector
+from tagging.core.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
+from tagging.track.teams import torso_colours
+from tagging.core.types import Detections, FramePoses
 
 Model = Callable[..., list[np.ndarray]]
 
@@ -84,8 +84,8 @@ class TopDownPoseEstimator:
     """Detector boxes -> single-pose model on each person crop, one batched call per frame.
 
     ``crop_model(crops (N, S, S, 3) int32) -> [(N, 1, 17, 3)]`` (y, x, score) relative
-    to each crop: :class:`tagging.movenet.BatchedMoveNet` or
-    :class:`tagging.posenet.PoseNetCrops`.
+    to each crop: :class:`tagging.pose.movenet.BatchedMoveNet` or
+    :class:`tagging.pose.posenet.PoseNetCrops`.
     """
 
     def __init__(self, detector: PersonDetector, crop_model: Model, config: PoseConfig = PoseConfig()):
@@ -131,7 +131,7 @@ class TopDownPoseEstimator:
                  appearance: np.ndarray | None = None) -> FramePoses:
         """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels.
 
-        ``appearance``: (N, 4) torso colours of the detections (``tagging.teams.torso_colours``).
+        ``appearance``: (N, 4) torso colours of the detections (``tagging.track.teams.torso_colours``).
         """
         cfg = self.config
         if len(dets) == 0:

@@ -1,7 +1,7 @@
 """Sliding-window features of one track's keypoint sequence, for the event model.
 
 Input: ``timestamps_ms`` (T,) and ``keypoints`` (T, 17, 3) x_px, y_px, score of one
-track (what :func:`tagging.tracking.track_sequences` gives, or the poses table).
+track (what :func:`tagging.track.sequences.track_sequences` gives, or the poses table).
 
 Steps (all in :func:`track_features`):
 
@@ -45,7 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import median_filter
 
-from tagging.keypoints import KP, NUM_KEYPOINTS
+from tagging.core.keypoints import KP, NUM_KEYPOINTS
 
 FEATURE_VERSION = "events-features-1"
 

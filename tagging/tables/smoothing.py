@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tagging.keypoints import KEYPOINT_NAMES
+from tagging.core.keypoints import KEYPOINT_NAMES
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,15 @@ def smooth_poses(poses, config: OneEuroConfig = OneEuroConfig()):
     scores = df[[f"{k}_score" for k in KEYPOINT_NAMES]].to_numpy()
     sm = df[xs + ys].to_numpy(np.float64).copy()
     keys = ["video_id", "track_id"] if "video_id" in df.columns else ["track_id"]
-    for _, idx in df[df["track_id"] >= 0].groupby(keys, observed=True).indices.items():
-        idx = np.asarray(idx)
-        order = idx[np.argsort(df["timestamp_ms"].to_numpy()[idx], kind="stable")]
+    # groupby().indices are positions within the tracked rows only: map them back to
+    # positions in the whole table before indexing its arrays.
+    tracked_rows = np.flatnonzero(df["track_id"].to_numpy() >= 0)
+    times_ms = df["timestamp_ms"].to_numpy()
+    for _, idx in df.iloc[tracked_rows].groupby(keys, observed=True).indices.items():
+        idx = tracked_rows[np.asarray(idx)]
+        order = idx[np.argsort(times_ms[idx], kind="stable")]
         valid = scores[order] >= config.min_score
-        sm[order] = one_euro(df["timestamp_ms"].to_numpy()[order] / 1000.0, sm[order],
+        sm[order] = one_euro(times_ms[order] / 1000.0, sm[order],
                              np.concatenate([valid, valid], 1), config)
     smooth = pd.DataFrame(sm.astype(np.float32), index=df.index,
                           columns=[c + "_smooth" for c in xs + ys])

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagging.events import tag_events as rule_tag_events
-from tagging.queries import keypoints_array, read_table
+from tagging.events.law15_rule import tag_events as rule_tag_events
+from tagging.tables.queries import keypoints_array, read_table
 
 LOG = logging.getLogger("matchtag")
 
@@ -101,7 +101,7 @@ def train_from_tables(labels: pd.DataFrame, tags_dir: str | Path, name: str, tra
                       log=LOG.info):
     """Train an event model on the labelled videos of ``tags_dir`` (every frame not in a
     labelled event is background).  Returns ``(model, report)``."""
-    from tagging.event_model import BACKGROUND, TrainConfig, build_training_set, train_model
+    from tagging.events.model import BACKGROUND, TrainConfig, build_training_set, train_model
 
     train_config = train_config or TrainConfig()
     sequences = read_sequences(tags_dir, sorted(set(labels.video_id)))

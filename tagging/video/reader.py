@@ -16,7 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from tagging.models import sha256_file
+from tagging.pose.models import sha256_file
 
 
 class VideoError(RuntimeError):

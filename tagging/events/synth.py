@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from tagging.keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
+from tagging.core.keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 
 EVENT_TYPES = ("throw_in", "kick", "jump", "fall", "celebration")
 BACKGROUND_MOTIONS = ("stand", "walk", "run", "wave", "hands_on_head", "stretch", "point", "clap")
