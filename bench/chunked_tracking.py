@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tagging.track.offline import ids_per_frame, track_video  # noqa: E402
 from tagging.track.segments import track_video_chunked  # noqa: E402
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG  # noqa: E402
-from tagging.track.offline import ids_per_frame, track_video  # noqa: E402
 
 
 def frames_of(poses) -> tuple[list, list]:

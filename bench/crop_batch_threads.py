@@ -33,14 +33,14 @@ def _child(video: str, n: int, threads: int) -> dict:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from tagging.pose import models as M
     from tagging.core.boxes import square_crop_box
+    from tagging.pose import models as M
     from tagging.pose.detector import PersonDetector
     from tagging.pose.estimators import extract_crop
     from tagging.video.reader import FrameReader
 
     M.configure_tensorflow(intra_op_threads=threads)
-    detector = PersonDetector(M.load_model("centernet"))
+    detector = PersonDetector(M.load_graph("centernet"))
     frames, boxes = [], []
     for frame in FrameReader(video):
         for box in square_crop_box(detector(frame.image).xyxy, 1.25):
@@ -53,7 +53,7 @@ def _child(video: str, n: int, threads: int) -> dict:
         size = M.SINGLE_POSE_MOVENETS[name]
         crops = np.stack([extract_crop(f, b, size) for f, b in zip(frames[:n], boxes[:n])]).astype(np.int32)
         original = M.GraphModel(name, outputs=("Identity:0",))
-        batched = M.load_model(name)
+        batched = M.load_graph(name)
 
         def rate(fn, repeats=5):
             # best of several passes: other processes on a shared CPU only ever slow a pass down

@@ -14,10 +14,11 @@ import sys
 import cv2
 import pandas as pd
 
-from pipeline.run import expand_inputs
 from tagging.draw.frame import draw_poses
 from tagging.tables.queries import frame_poses, read_table
-from tagging.video.reader import FrameReader, unique_video_ids
+from tagging.video.ids import unique_video_ids
+from tagging.video.inputs import expand_inputs
+from tagging.video.reader import FrameReader
 
 
 def main(argv=None) -> int:

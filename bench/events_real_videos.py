@@ -17,9 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from tagging.events.training_data import read_sequences, tag_sequences
 from tagging.events.model import resolve_events_model
 from tagging.events.synth import EVENT_TYPES
+from tagging.events.training_data import read_sequences, tag_sequences
 
 
 def main(argv=None) -> int:

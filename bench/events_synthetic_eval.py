@@ -25,10 +25,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from tagging.events.training_data import read_sequences, tag_sequences
 from tagging.evaluate.events import evaluate_events, format_report, read_labels
 from tagging.events.model import resolve_events_model
 from tagging.events.synth import EVENT_TYPES, FPS_CHOICES, TEST_VIEWS, generate_track, sample_spec, write_tables
+from tagging.events.training_data import read_sequences, tag_sequences
 
 TEST_SEED = 7_000_001
 N_VIDEOS = 30
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         model = resolve_events_model(spec)
         events = tag_sequences(seqs, model)
         results[name] = evaluate_events(labels, events, classes=list(EVENT_TYPES))
-        results[name]["model"] = model.name if model is not None else "rules-law15-v1"
+        results[name]["model"] = model.name
     m, r = results["model"], results["rules"]
     ti_m, ti_r = m["classes"]["throw_in"]["ap"], r["classes"]["throw_in"]["ap"]
     checks = {"throw_in_ap>=0.90": ti_m >= 0.90, "mAP>=0.75": m["mAP"] >= 0.75,

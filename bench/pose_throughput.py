@@ -67,10 +67,11 @@ def main(argv=None) -> int:
 
     from apache_beam.options.pipeline_options import PipelineOptions  # noqa: F401  (import cost up front)
 
-    from pipeline.model_handler import PoseStageConfig, shared_estimator
-    from pipeline.run import run
-    from tagging.pose.models import GraphModel, configure_tensorflow
+    from pipeline.main import run
+    from pipeline.model_handler import shared_estimator
     from tagging.pose.estimators import PoseConfig
+    from tagging.pose.models import GraphModel, configure_tensorflow
+    from tagging.pose.stage import PoseStageConfig
     from tagging.video.reader import FrameReader
 
     configure_tensorflow()

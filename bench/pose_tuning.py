@@ -37,8 +37,8 @@ def tiles(args) -> None:
 
     video = _data() / "video" / "soccer_wide_dfl_08fd33_4.mp4"
     frames = [f.image for f in FrameReader(str(video), stride=20)][:8]
-    dets = {n: M.load_model(n) for n in ("centernet", "nanodet")}
-    crops = {n: M.load_model(n) for n in ("movenet-lightning", "movenet-thunder")}
+    dets = {n: M.load_graph(n) for n in ("centernet", "nanodet")}
+    crops = {n: M.load_graph(n) for n in ("movenet-lightning", "movenet-thunder")}
     print(f"{video.name}: {len(frames)} frames (every 20th)")
     for dname, tile in [("centernet", 0), ("centernet", -1), ("centernet", 384), ("centernet", 320),
                         ("centernet", 256), ("nanodet", 320), ("nanodet", 256)]:
@@ -66,15 +66,15 @@ def _datasets():
 
 
 def crop_scale(args) -> None:
+    from tagging.evaluate.pose import oks_ap, run_estimator
     from tagging.pose import models as M
     from tagging.pose.detector import DetectorConfig, PersonDetector
     from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
-    from tagging.evaluate.pose import oks_ap, run_estimator
 
     coco, posetrack = _datasets()
-    det = PersonDetector(M.load_model("centernet"), DetectorConfig(tile_px=0))
+    det = PersonDetector(M.load_graph("centernet"), DetectorConfig(tile_px=0))
     for cname in ("movenet-thunder", "movenet-lightning"):
-        model = M.load_model(cname)
+        model = M.load_graph(cname)
         for scale in (1.1, 1.2, 1.25, 1.3, 1.4):
             est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=cname, crop_scale=scale))
             a = oks_ap(coco, run_estimator(coco, est))
@@ -84,15 +84,15 @@ def crop_scale(args) -> None:
 
 
 def small_people(args) -> None:
+    from tagging.evaluate.pose import oks_ap
     from tagging.pose import models as M
     from tagging.pose.detector import DetectorConfig, PersonDetector
     from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
-    from tagging.evaluate.pose import oks_ap
 
     coco, _ = _datasets()
     images = {im["id"]: cv2.imread(str(coco.images_dir / im["file_name"]))[..., ::-1] for im in coco.data["images"]}
-    det = PersonDetector(M.load_model("centernet"), DetectorConfig(tile_px=0))
-    models = {n: M.load_model(n) for n in ("movenet-lightning", "movenet-thunder")}
+    det = PersonDetector(M.load_graph("centernet"), DetectorConfig(tile_px=0))
+    models = {n: M.load_graph(n) for n in ("movenet-lightning", "movenet-thunder")}
     for s in (1.0, 0.5, 0.3, 0.2):
         shrunk = copy.deepcopy(coco)
         for a in shrunk.data["annotations"]:

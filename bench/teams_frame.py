@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tagging.core.keypoints import KEYPOINT_NAMES  # noqa: E402
 from tagging.core.types import FramePoses  # noqa: E402
-from tagging.track.teams import assign_teams, torso_colours, track_colours  # noqa: E402
 from tagging.track.sequences import track_frames  # noqa: E402
-from tagging.video.reader import FrameReader, unique_video_ids  # noqa: E402
+from tagging.track.teams import assign_teams, colour_per_track, torso_colours  # noqa: E402
+from tagging.video.ids import unique_video_ids  # noqa: E402
+from tagging.video.reader import FrameReader  # noqa: E402
 
 TEAM_RGB = {"a": (230, 40, 40), "b": (40, 90, 255), "other": (255, 220, 0), None: (170, 170, 170)}
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
                 colours.setdefault(tid, []).append(c)
         if fr.index == args.frame:
             picture = fr.image.copy()
-    teams = assign_teams(track_colours(colours))
+    teams = assign_teams(colour_per_track(colours))
     if picture is None:
         raise SystemExit(f"frame {args.frame} has no poses")
     poses = by_index[args.frame]

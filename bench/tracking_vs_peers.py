@@ -32,8 +32,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tagging.evaluate.tracking import (DEFAULT_NOISE_SEED, FrameDetections, MotSequence, TrackerOutput,  # noqa: E402
-                              evaluate_trackers, find_sequences, matchtag_tracker)
+from tagging.evaluate.tracking import (  # noqa: E402
+    DEFAULT_NOISE_SEED,
+    FrameDetections,
+    MotSequence,
+    TrackerOutput,
+    evaluate_trackers,
+    find_sequences,
+    matchtag_tracker,
+)
 
 
 def _output(rows: list) -> TrackerOutput:

@@ -26,9 +26,9 @@ import argparse
 import sys
 import time
 
-from tagging.events.training_data import read_sequences
 from tagging.events.model import BACKGROUND, DEFAULT_MODEL_PATH, TrainConfig, build_training_set, train_model
 from tagging.events.synth import EVENT_TYPES, TRAIN_VIEWS, generate_dataset
+from tagging.events.training_data import read_sequences
 
 SEED = 2026
 N_PER_EVENT = 400

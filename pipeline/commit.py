@@ -56,30 +56,17 @@ def _swap_remote(src: str, dst: str) -> None:
     FileSystems.rename(sources, [FileSystems.join(dst, s.rsplit("/", 1)[-1]) for s in sources])
 
 
-def crash_point(name: str) -> None:
-    """Die here, like ``kill -9``, when ``MATCHTAG_CRASH_AT`` names this point.
-
-    Only the crash-safety tests set it: they kill a run at each point where a
-    partial write could leak out and check what readers see.
-    """
-    if os.environ.get("MATCHTAG_CRASH_AT") == name:
-        os._exit(137)
-
-
 def commit_video(output: str, run_id: str, video_id: str) -> None:
     """Move all staged partitions of ``video_id`` into place (videos table last)."""
     staging = staging_root(output, run_id)
     trash = FileSystems.join(output, "_staging", run_id + "-replaced")
-    crash_point("before_commit")
-    for i, table in enumerate(COMMIT_ORDER):
+    for table in COMMIT_ORDER:
         src = partition_dir(staging, table, video_id)
         dst = partition_dir(output, table, video_id)
         if _is_local(output):
             _swap_local(src, dst, trash)
         else:
             _swap_remote(src, dst)
-        if i == 1:
-            crash_point("mid_commit")
 
 
 def discard_video(output: str, run_id: str, video_id: str) -> None:

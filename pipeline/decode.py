@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -25,7 +25,9 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipeline.commit import read_committed_video
 from tagging import __version__
-from tagging.video.reader import FrameReader, VideoError, file_sha256, plan_ranges, probe
+from tagging.core.hashing import sha256_file
+from tagging.video.inputs import VideoJob
+from tagging.video.reader import FrameReader, VideoError, plan_ranges, probe
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"
@@ -34,19 +36,10 @@ SKIPPED_TAG = "skipped"
 
 
 @dataclass(frozen=True)
-class VideoJob:
-    """One input: where it is, its id, and match metadata (from a manifest)."""
-
-    video_id: str
-    path: str
-    metadata: dict = field(default_factory=dict, hash=False, compare=False)
-
-
-@dataclass(frozen=True)
 class DecodeSettings:
     output: str
     run_id: str
-    tagging_config: str        # canonical JSON; see pipeline.run.tagging_config
+    tagging_config: str        # canonical JSON; see pipeline.options.tagging_config
     pose_backend: str
     stride: int = 1
     max_frames: int | None = None
@@ -129,18 +122,25 @@ def _base_row(job: VideoJob, s: DecodeSettings) -> dict:
     return row
 
 
-class PlanRangesFn(beam.DoFn):
-    """VideoJob -> ranges ``(job, start, stop)``; plans on ``videos``; skips on ``skipped``."""
+class _VideoFileFn(beam.DoFn):
+    """A DoFn that reads video files, remote ones through a worker-local copy."""
 
     def __init__(self, settings: DecodeSettings):
         self.s = settings
-        self.skipped = Metrics.counter(NAMESPACE, "videos_skipped")
 
     def setup(self):
         self._copies = _LastRemoteCopy()
 
     def teardown(self):
         self._copies.release()
+
+
+class PlanRangesFn(_VideoFileFn):
+    """VideoJob -> ranges ``(job, start, stop)``; plans on ``videos``; skips on ``skipped``."""
+
+    def __init__(self, settings: DecodeSettings):
+        super().__init__(settings)
+        self.skipped = Metrics.counter(NAMESPACE, "videos_skipped")
 
     def process(self, job: VideoJob):
         s = self.s
@@ -150,7 +150,7 @@ class PlanRangesFn(beam.DoFn):
             local = self._copies.get(job.path)
             # Hash first: a file that is readable but not decodable still gets a
             # hash, so --skip-existing does not retry the same broken bytes nightly.
-            plan["sha256"] = file_sha256(local) if os.path.isfile(local) else None
+            plan["sha256"] = sha256_file(local) if os.path.isfile(local) else None
             info = probe(local)
             plan.update(fps=info.fps, width=info.width, height=info.height,
                         declared_frames=info.frame_count)
@@ -177,19 +177,13 @@ class PlanRangesFn(beam.DoFn):
         yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
 
 
-class DecodeRangeFn(beam.DoFn):
+class DecodeRangeFn(_VideoFileFn):
     """(job, start, stop) -> frames ``((video_id, frame_index, timestamp_ms), rgb)``;
     a report of how far the range got on ``videos``."""
 
     def __init__(self, settings: DecodeSettings):
-        self.s = settings
+        super().__init__(settings)
         self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
-
-    def setup(self):
-        self._copies = _LastRemoteCopy()
-
-    def teardown(self):
-        self._copies.release()
 
     def process(self, element):
         job, start, stop = element

@@ -16,62 +16,12 @@ All handlers of one worker process share one estimator per configuration
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from tagging.pose.detector import DetectorConfig, PersonDetector
-from tagging.pose.models import configure_tensorflow, fetch_models, load_model
-from tagging.track.teams import torso_colours
-from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
-
-
-@dataclass(frozen=True)
-class PoseStageConfig:
-    backend: str = "topdown"
-    detector: DetectorConfig = DetectorConfig()
-    pose: PoseConfig = PoseConfig()
-    # TensorFlow device on the worker: None = $MATCHTAG_DEVICE, else auto (GPU when visible).
-    device: Optional[str] = None
-
-    def __post_init__(self):
-        # ``posenet`` is the top-down backend with PoseNet on the crops.
-        if self.backend == "posenet" and self.pose.crop_model != "posenet":
-            object.__setattr__(self, "pose", replace(self.pose, crop_model="posenet"))
-        # The flip test is for the MoveNet crop models.  PoseNet is here to reproduce
-        # the course's lab as it was, and flipping measured slightly worse for it
-        # (COCO AP 0.413 against 0.420; docs/pose.md).
-        if self.pose.crop_model == "posenet" and self.pose.flip_test:
-            object.__setattr__(self, "pose", replace(self.pose, flip_test=False))
-
-    @property
-    def model_names(self) -> list[str]:
-        if self.backend == "multipose":
-            return ["movenet-multipose"]
-        return [self.detector.model, self.pose.crop_model]
-
-    @property
-    def model_id(self) -> str:
-        if self.backend == "multipose":
-            return "movenet-multipose"
-        tiles = f"+tiles{self.detector.tile_px}" if self.detector.tile_px else ""
-        if self.detector.tile_px < 0:
-            tiles = "+autotiles"
-        flip = "+flip" if self.pose.flip_test else ""
-        return f"{self.detector.model}{tiles}/{self.pose.crop_model}{flip}"
-
-
-def build_estimator(config: PoseStageConfig):
-    """Load the models of ``config`` (fetching them if missing) into an estimator."""
-    configure_tensorflow(device=config.device)
-    fetch_models(config.model_names)
-    if config.backend == "multipose":
-        return MultiPoseEstimator(load_model("movenet-multipose"), config.pose)
-    detector = PersonDetector(load_model(config.detector.model), config.detector)
-    return TopDownPoseEstimator(detector, load_model(config.pose.crop_model), config.pose)
-
+from tagging.pose.stage import PoseStageConfig, build_estimator
 
 _SHARED: dict = {}
 _SHARED_LOCK = threading.Lock()
@@ -124,9 +74,7 @@ class PoseModelHandler(_SharedEstimatorHandler):
         # frame per call as shipped.
         out = []
         for frame in batch:
-            poses = model(frame)
-            poses.appearance = torso_colours(frame, poses.xyxy, poses.keypoints)  # for team colours
-            out.append(PredictionResult(example=None, inference=poses, model_id=self._config.model_id))
+            out.append(PredictionResult(example=None, inference=model(frame), model_id=self._config.model_id))
         return out
 
 
@@ -140,11 +88,7 @@ class DetectModelHandler(_SharedEstimatorHandler):
                       ) -> Iterable[PredictionResult]:
         out = []
         for frame in batch:
-            dets, crop_boxes = model.locate(frame)
-            # Torso colours need the frame, which does not travel past this step.
-            out.append(PredictionResult(example=None,
-                                        inference=(dets, crop_boxes, model.crops(frame, crop_boxes),
-                                                   torso_colours(frame, dets.xyxy)),
+            out.append(PredictionResult(example=None, inference=model.detect(frame),
                                         model_id=self._config.detector.model))
         return out
 

@@ -1,8 +1,21 @@
-"""matchtag's pipeline options (the Beam ones come from Beam's own PipelineOptions)."""
+"""``matchtag run``'s options: parsing beside Beam's own, validation, and the tagging config.
+
+The tagging config is the canonical JSON of everything that changes the tags; the
+``videos`` table records it and ``--skip-existing`` compares it.
+"""
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions
+import json
+import os
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from tagging import __version__
+from tagging.pose.detector import DetectorConfig
+from tagging.pose.estimators import PoseConfig
+from tagging.pose.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
+from tagging.pose.stage import PoseStageConfig
 
 POSE_BACKENDS = ("topdown", "multipose", "replay")
 DETECTORS = ("centernet", "nanodet")
@@ -14,19 +27,28 @@ EVENT_MODELS = ("default", "rules")  # or a model file from `matchtag train`
 # itself falls back to for batch pipelines.
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 
+# Options that do not change the tags: left out of the tagging config, so that a
+# rerun with another batch size or runner still counts as "already tagged".
+_NOT_CONFIG = {"inputs", "output", "manifest", "skip_existing", "progress", "inference_batch_size",
+               "range_frames"}
+
+
+class UsageError(ValueError):
+    """Bad command-line arguments or manifest; the message says which."""
+
 
 class MatchtagOptions(PipelineOptions):
     """Options of ``matchtag run``; any other ``--flag`` is passed to Beam."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        # Positional INPUTs of `matchtag run` arrive here (see pipeline.run.parse); a
+        # Positional INPUTs of `matchtag run` arrive here (see parse_run_args); a
         # positional argument inside PipelineOptions would swallow Beam flag values.
         parser.add_argument("--input", dest="inputs", action="append", default=[],
                             help="video file, glob or FileSystems URI (repeatable)")
         # Not argparse-required: Beam parses every PipelineOptions subclass for every
         # pipeline in the process, so a required flag here would break unrelated
-        # pipelines; pipeline.run.validate checks it instead.
+        # pipelines; validate() checks it instead.
         parser.add_argument("--output", default=None, help="output directory for the tables (required)")
         parser.add_argument("--stride", type=int, default=1,
                             help="process every Nth frame (default 1: every frame)")
@@ -80,3 +102,99 @@ class MatchtagOptions(PipelineOptions):
         parser.add_argument("--inference_batch_size", "--inference-batch-size",
                             dest="inference_batch_size", type=int, default=4,
                             help="max frames per RunInference batch")
+
+
+def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(positional INPUTs, flags) of ``matchtag run`` arguments.
+
+    Parsed with every Beam option known, so ``--runner X`` keeps its value.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    classes = {str(c): c for c in PipelineOptions.__subclasses__()}
+    for cls in classes.values():
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:  # an option class registered twice
+            pass
+    parser.add_argument("positional_inputs", nargs="*")
+    known, _ = parser.parse_known_intermixed_args(argv)
+    positional = list(known.positional_inputs)
+    flags, remaining = [], list(positional)
+    for token in argv:
+        if remaining and token == remaining[0]:
+            remaining.pop(0)
+        else:
+            flags.append(token)
+    return positional, flags
+
+
+def parse_run_args(argv: list[str]) -> tuple[PipelineOptions, MatchtagOptions]:
+    positional, flags = split_positional(argv)
+    options = PipelineOptions(flags + [f"--input={p}" for p in positional])
+    std = options.view_as(StandardOptions)
+    if not std.runner:
+        std.runner = DEFAULT_LOCAL_RUNNER
+    opts = options.view_as(MatchtagOptions)
+    if opts.output and "://" not in opts.output:
+        opts.output = os.path.abspath(os.path.expanduser(opts.output))
+    return options, opts
+
+
+def validate(opts: MatchtagOptions) -> None:
+    """Raise :class:`UsageError` for arguments that cannot work."""
+    if not opts.output:
+        raise UsageError("--output DIR is required")
+    if not opts.inputs and not opts.manifest:
+        raise UsageError("give at least one INPUT video (path, glob or URI) or --manifest FILE.csv")
+    if opts.stride < 1:
+        raise UsageError("--stride must be >= 1")
+    if opts.track_chunk_s < 0:
+        raise UsageError("--track-chunk-s must be >= 0 (0: track each video in one piece)")
+    if opts.track_chunk_s > 0 and not 0 <= opts.track_overlap_s < opts.track_chunk_s:
+        raise UsageError("--track-overlap-s must be >= 0 and less than --track-chunk-s")
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise UsageError("--max-frames must be >= 1")
+    if opts.inference_batch_size < 1:
+        raise UsageError("--inference-batch-size must be >= 1")
+    if opts.tile_px < -1:
+        raise UsageError("--tile-px must be -1 (automatic), 0 (off) or a tile side in pixels")
+    if opts.range_frames < 1:
+        raise UsageError("--range-frames must be >= 1")
+    if (opts.pose == "replay") != bool(opts.poses_from):
+        raise UsageError("--pose replay and --poses-from DIR go together")
+    if opts.events_model not in EVENT_MODELS:
+        from tagging.events.model import EventModelError, load_event_model
+        try:
+            load_event_model(opts.events_model)   # fail before any video is read
+        except EventModelError as exc:
+            raise UsageError(f"--events-model: {exc}") from None
+
+
+def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
+    return PoseStageConfig(backend=opts.pose,
+                           detector=DetectorConfig(model=opts.detector, tile_px=opts.tile_px),
+                           pose=PoseConfig(crop_model=opts.crop_model, flip_test=opts.flip_test == "on"),
+                           device=opts.device)
+
+
+def tagging_config(opts: MatchtagOptions) -> str:
+    """Canonical JSON of everything that changes the tags: versions, models, options."""
+    values = opts.get_all_options()
+    options = {a.dest: values.get(a.dest) for a in sorted(_matchtag_actions(), key=lambda a: a.dest)}
+    if options.get("events_model") not in (None, "rules"):
+        # A model file retrained in place keeps its path: record the model's own name.
+        from tagging.events.model import resolve_events_model
+
+        options["events_model"] = f"{options['events_model']}={resolve_events_model(options['events_model']).name}"
+    return json.dumps({"matchtag": __version__, "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",
+                       "options": options}, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _matchtag_actions():
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    MatchtagOptions._add_argparse_args(parser)
+    return [a for a in parser._actions if a.dest not in _NOT_CONFIG]

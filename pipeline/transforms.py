@@ -6,22 +6,26 @@ import logging
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from pipeline import rows
-from pipeline.decode import DecodeFrames, DecodeSettings, VideoJob  # noqa: F401  (stage 1)
-from pipeline.model_handler import (CropPoseModelHandler, DetectModelHandler, PoseModelHandler,
-                                    PoseStageConfig)
+from pipeline.decode import DecodeFrames, DecodeSettings  # noqa: F401  (stage 1)
+from pipeline.model_handler import CropPoseModelHandler, DetectModelHandler, PoseModelHandler
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
-from tagging.events.law15_rule import tag_events
-from tagging.track.teams import assign_teams, track_colour
 from tagging.core.keypoints import NUM_KEYPOINTS
 from tagging.pose.estimators import TopDownPoseEstimator
+from tagging.pose.stage import PoseStageConfig
+from tagging.tables import rows
 from tagging.track.online import TrackerConfig
 from tagging.track.segments import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
-from tagging.track.sequences import (PIPELINE_TRACKER_CONFIG, IoUTrackerConfig, TrackSeq, track_frames,
-                              track_observations)
+from tagging.track.sequences import (
+    PIPELINE_TRACKER_CONFIG,
+    IoUTrackerConfig,
+    TrackSeq,
+    track_frames,
+    track_observations,
+)
+from tagging.track.teams import assign_teams, track_colour
 
 LOG = logging.getLogger("matchtag")
 NAMESPACE = "matchtag"
@@ -199,7 +203,7 @@ class _TagEventsFn(beam.DoFn):
     def process(self, element):
         (video_id, _tid), seq = element
         seqs = {seq.track_id: (seq.timestamp_ms, seq.keypoints)}
-        found = tag_events(seqs) if self._model is None else self._model.tag_events(seqs)
+        found = self._model.tag_events(seqs)
         for event in found:
             self.events.inc()
             yield rows.event_row(video_id, event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.commit import commit_video, crash_point, discard_video, partition_dir, staging_root
+from pipeline.commit import commit_video, discard_video, partition_dir, staging_root
 from schemas.tables import TABLES, file_schema
 
 SKIPPED = "__skipped__"
@@ -64,13 +64,8 @@ class WriteTables(beam.PTransform):
         if "skipped" in tables:
             written.append(tables["skipped"] | "MarkSkipped" >> beam.Map(lambda v: (v, SKIPPED)))
 
-        def staged(item):
-            crash_point("after_staging")
-            return item
-
         return (written
                 | "AllWrites" >> beam.Flatten()
                 | "Distinct" >> beam.Distinct()
                 | "GroupTablesByVideo" >> beam.GroupByKey()
-                | "Staged" >> beam.Map(staged)
                 | "CommitPartitions" >> beam.ParDo(_CommitVideoFn(self.output, self.run_id)))

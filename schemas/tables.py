@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-
 # COCO-17 keypoints, in the order of the poses table's columns. Defined here because
 # the column names are part of the schema; tagging.core.keypoints builds on them.
 KEYPOINT_NAMES: tuple[str, ...] = (
@@ -29,6 +28,7 @@ PARTITION_COLUMN = "video_id"
 TABLES = ("videos", "poses", "tracks", "events")
 
 VIDEO_STATUSES = ("ok", "partial", "failed")
+MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "away")
 
 KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
     f"{name}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score"))
@@ -36,6 +36,11 @@ KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
 _KEYPOINT_LAYOUT = (
     "wide: for each COCO-17 keypoint in order (" + ", ".join(KEYPOINT_NAMES) + ") three "
     "float32 columns <name>_x, <name>_y (frame pixels, origin top-left) and <name>_score (0..1)")
+
+
+def _required(type_: pa.DataType, *names: str) -> list[pa.Field]:
+    """Non-nullable fields of one type."""
+    return [pa.field(n, type_, nullable=False) for n in names]
 
 
 def _meta(table: str, **extra: str) -> dict[bytes, bytes]:
@@ -63,12 +68,9 @@ VIDEOS = pa.schema([
     pa.field("tagging_config", pa.string()),
     pa.field("run_id", pa.string()),
     pa.field("tagged_at", pa.timestamp("ms", tz="UTC")),
-    # Match metadata, from a --manifest (null otherwise).
-    pa.field("competition", pa.string()),
-    pa.field("season", pa.string()),
-    pa.field("match_date", pa.string()),    # as given in the manifest, ideally ISO 8601
-    pa.field("home", pa.string()),
-    pa.field("away", pa.string()),
+    # Match metadata, from a --manifest (null otherwise); match_date as given there,
+    # ideally ISO 8601.
+    *[pa.field(c, pa.string()) for c in MANIFEST_METADATA_COLUMNS],
 ], metadata=_meta("videos"))
 
 POSES = pa.schema([
@@ -78,21 +80,15 @@ POSES = pa.schema([
     pa.field("track_id", pa.int64(), nullable=False),   # -1: not tracked
     pa.field("score", pa.float32(), nullable=False),    # pose score, one per person
     pa.field("box_score", pa.float32(), nullable=False),
-    pa.field("bbox_x1", pa.float32(), nullable=False),
-    pa.field("bbox_y1", pa.float32(), nullable=False),
-    pa.field("bbox_x2", pa.float32(), nullable=False),
-    pa.field("bbox_y2", pa.float32(), nullable=False),
-    *[pa.field(c, pa.float32(), nullable=False) for c in KEYPOINT_COLUMNS],
+    *_required(pa.float32(), "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", *KEYPOINT_COLUMNS),
 ], metadata=_meta("poses", **{"matchtag.keypoint_layout": _KEYPOINT_LAYOUT,
                               "matchtag.keypoint_names": ",".join(KEYPOINT_NAMES)}))
 
 TRACKS = pa.schema([
     pa.field("video_id", pa.string(), nullable=False),
     pa.field("track_id", pa.int64(), nullable=False),
-    pa.field("first_frame", pa.int64(), nullable=False),
-    pa.field("last_frame", pa.int64(), nullable=False),
-    pa.field("first_ms", pa.float64(), nullable=False),
-    pa.field("last_ms", pa.float64(), nullable=False),
+    *_required(pa.int64(), "first_frame", "last_frame"),
+    *_required(pa.float64(), "first_ms", "last_ms"),
     pa.field("frame_count", pa.int64(), nullable=False),  # frames with a pose
     pa.field("mean_score", pa.float32(), nullable=False),
     # "a" / "b" by jersey colour (clustered per video), "other" (referees, staff,
@@ -104,16 +100,12 @@ EVENTS = pa.schema([
     pa.field("video_id", pa.string(), nullable=False),
     pa.field("event_type", pa.string(), nullable=False),
     pa.field("track_id", pa.int64(), nullable=False),
-    pa.field("start_ms", pa.float64(), nullable=False),
-    pa.field("end_ms", pa.float64(), nullable=False),
-    pa.field("peak_ms", pa.float64(), nullable=False),
+    *_required(pa.float64(), "start_ms", "end_ms", "peak_ms"),
     pa.field("confidence", pa.float32(), nullable=False),
     pa.field("model", pa.string(), nullable=False),
 ], metadata=_meta("events"))
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS}
-
-MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "away")
 
 # One row per `matchtag run`, partitioned by run_id (DIR/runs/run_id=<id>/), written by
 # the launcher when the pipeline ends.

@@ -12,13 +12,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import astronaut_clip_frames, write_clip
+
 from pipeline.cli import main
 from pipeline.decode import summarize_video
-from pipeline.run import UsageError, parse, read_manifest, video_jobs
+from pipeline.main import jobs_for
+from pipeline.options import UsageError, parse_run_args
 from schemas.tables import TABLES
 from tagging.tables.queries import read_table
+from tagging.video.inputs import ManifestError, read_manifest
 from tagging.video.reader import FrameReader, plan_ranges
 
 RUNNER = ["--runner", "FnApiRunner"]
@@ -69,8 +71,8 @@ def test_manifest_rows_ids_and_metadata(tmp_path):
     assert entries[0] == (str(tmp_path / "a.mp4"), "bl-2024-01",
                           {"competition": "Bundesliga", "season": "2024/25", "match_date": "2024-08-23",
                            "home": "Gladbach", "away": "Leverkusen"})
-    _, opts = parse(["--manifest", str(m), "--output", str(tmp_path / "o")])
-    jobs = {j.video_id: j for j in video_jobs(opts)}
+    _, opts = parse_run_args(["--manifest", str(m), "--output", str(tmp_path / "o")])
+    jobs = {j.video_id: j for j in jobs_for(opts)}
     assert set(jobs) == {"bl-2024-01", "b"} and jobs["bl-2024-01"].metadata["home"] == "Gladbach"
 
 
@@ -82,7 +84,7 @@ def test_manifest_rows_ids_and_metadata(tmp_path):
 def test_bad_manifests_name_file_and_line(tmp_path, text, message):
     m = tmp_path / "m.csv"
     m.write_text(text)
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         read_manifest(str(m))
 
 
@@ -91,9 +93,9 @@ def test_bad_manifests_name_file_and_line(tmp_path, text, message):
     (["--track-chunk-s", "2", "--track-overlap-s", "2"], "--track-overlap-s must be >= 0 and less than"),
 ])
 def test_bad_tracking_segments_are_usage_errors(tmp_path, flags, message):
-    from pipeline.run import validate
+    from pipeline.options import validate
 
-    _, opts = parse(["a.mp4", "--output", str(tmp_path / "o"), *flags])
+    _, opts = parse_run_args(["a.mp4", "--output", str(tmp_path / "o"), *flags])
     with pytest.raises(UsageError, match=message):
         validate(opts)
 
@@ -144,8 +146,11 @@ def test_manifest_run_partial_and_failed_rows(batch):
 
 def test_skip_existing_processes_nothing_already_tagged(batch):
     before = _counts(batch["out"])
-    main(["run", "--manifest", str(batch["manifest"]), "--output", str(batch["out"]), "--skip-existing",
+    code = main(["run", "--manifest", str(batch["manifest"]), "--output", str(batch["out"]), "--skip-existing",
           "--range-frames", "5", *RUNNER])
+    # The batch holds a damaged and a cut file from the first run: their old rows still
+    # report them as not fully tagged, so the run exits 1.
+    assert code == 1
     runs = pd.read_parquet(batch["out"] / "runs").sort_values("started_at")
     last = runs.iloc[-1]
     # Same bytes and config give the same tags: the cut and the broken file are not retried.
@@ -166,17 +171,20 @@ def _visible_state_is_consistent(out: Path) -> None:
         pd.read_parquet(tdir)
 
 
-@pytest.mark.parametrize("point", ["after_staging", "before_commit", "mid_commit", "sigkill"])
+@pytest.mark.parametrize("point", ["rename:1", "rename:2", "rename:5", "sigkill"])
 def test_killed_run_then_rerun_equals_clean_run(tmp_path, astronaut, models, point):
+    """Killed before the first commit rename, after one and after four (mid-way through
+    the second video), or by SIGKILL while the pipeline runs."""
     frames = astronaut_clip_frames(astronaut, 6)
     inputs = [str(write_clip(tmp_path / f"v{i}.avi", frames)) for i in range(2)]
     clean = tmp_path / "clean"
     assert main(["run", *inputs, "--output", str(clean), *RUNNER]) == 0
     out = tmp_path / "crashed"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    cmd = [sys.executable, "-m", "pipeline.cli", "run", *inputs, "--output", str(out), *RUNNER]
+    args = ["run", *inputs, "--output", str(out), *RUNNER]
     if point == "sigkill":
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline and not (out / "_staging").exists():
             time.sleep(0.05)
@@ -184,8 +192,9 @@ def test_killed_run_then_rerun_equals_clean_run(tmp_path, astronaut, models, poi
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     else:
-        env["MATCHTAG_CRASH_AT"] = point
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        n = point.split(":")[1]
+        proc = subprocess.run([sys.executable, str(Path(__file__).parent / "crash_run.py"), n, *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         assert proc.returncode == 137
     _visible_state_is_consistent(out)
     assert main(["run", *inputs, "--output", str(out), *RUNNER]) == 0
@@ -206,15 +215,16 @@ def test_pipeline_builds_for_cluster_runners(tmp_path, runner_args):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import StandardOptions
 
-    from pipeline.run import build, validate
+    from pipeline.graph import build
+    from pipeline.options import validate
 
     video = tmp_path / "v.avi"
     video.write_bytes(b"")
-    options, opts = parse([str(video), "--output", str(tmp_path / "out"), *runner_args])
+    options, opts = parse_run_args([str(video), "--output", str(tmp_path / "out"), *runner_args])
     validate(opts)
     assert options.view_as(StandardOptions).runner == runner_args[1]
     pipeline = beam.Pipeline(runner=beam.runners.DirectRunner(), options=options)
-    build(pipeline, opts, video_jobs(opts), "test-run")
+    build(pipeline, opts, jobs_for(opts), "test-run")
     proto = pipeline.to_runner_api()  # what a runner is sent; nothing is submitted
     names = {t.unique_name for t in proto.components.transforms.values()}
     for stage in ("DecodeFrames", "EstimatePoses", "TrackPlayers", "TagEvents", "WriteTables"):

@@ -3,11 +3,20 @@
 import numpy as np
 import pytest
 
-from tagging.track.online import ByteTracker, TrackerConfig
 from tagging.core.types import FramePoses
+from tagging.track.offline import (
+    Track,
+    camera_path,
+    drop_outliers,
+    fill_gaps,
+    ids_per_frame,
+    join_tracklets,
+    relink_tracks,
+    smooth_boxes,
+    track_video,
+)
+from tagging.track.online import ByteTracker, TrackerConfig
 from tagging.track.sequences import track_frames
-from tagging.track.offline import (Track, camera_path, drop_outliers, fill_gaps, ids_per_frame, join_tracklets,
-                               relink_tracks, smooth_boxes, track_video)
 
 NONE = (np.zeros((0, 4)), np.zeros(0))
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tagging.track.segments import ChunkPlan, plan_chunks, stitch_chunks, track_chunk, track_video_chunked
 from tagging.track.offline import Track, track_video
+from tagging.track.segments import ChunkPlan, plan_chunks, stitch_chunks, track_chunk, track_video_chunked
 
 
 def test_plan_covers_every_frame_once_and_overlaps():

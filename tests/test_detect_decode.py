@@ -3,10 +3,17 @@
 import numpy as np
 import pytest
 
-from tagging.pose.detector import (NANODET_SIZE, PERSON_CLASS, DetectorConfig, PersonDetector,
-                            decode_centernet, decode_nanodet, letterbox, tile_origins)
 from tagging.core.types import Detections
-
+from tagging.pose.detector import (
+    NANODET_SIZE,
+    PERSON_CLASS,
+    DetectorConfig,
+    PersonDetector,
+    decode_centernet,
+    decode_nanodet,
+    letterbox,
+    tile_origins,
+)
 
 # ----------------------------------------------------------------------- letterbox
 

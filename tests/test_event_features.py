@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tagging.events.features import FEATURE_VERSION, FeatureConfig, feature_names, track_features
 from tagging.core.keypoints import KEYPOINT_NAMES, KP
+from tagging.events.features import FEATURE_VERSION, FeatureConfig, feature_names, track_features
 from tagging.events.synth import TrackSpec, generate_track
 
 SWAP = np.array([KEYPOINT_NAMES.index(n.replace("left_", "T_").replace("right_", "left_").replace("T_", "right_"))
@@ -22,7 +22,28 @@ def test_shape_names_and_version(throw_in):
     assert tf.X.shape == (len(tf.grid_ms), len(feature_names()))
     assert np.isfinite(tf.X).all()
     assert np.allclose(np.diff(tf.grid_ms), 50.0)
-    assert FEATURE_VERSION
+
+
+# What FEATURE_VERSION promises: the same names and the same numbers.  A change to the
+# features that changes either must bump the version (and add its fingerprint here), so
+# that model files trained on the old features are refused.
+FINGERPRINTS = {
+    "events-features-1": {"names_sha256": "c7977c6a2870d5dd", "count": 253, "abs_sum": 19702.92,
+                          "first_means": [0.39022, 0.24707, 0.07011, 0.8063, 0.39749, 0.3889, 0.38444, 0.24277]},
+}
+
+
+def test_feature_version_pins_names_and_values(throw_in):
+    import hashlib
+
+    assert FEATURE_VERSION in FINGERPRINTS, f"no fingerprint for {FEATURE_VERSION}: add one"
+    pinned = FINGERPRINTS[FEATURE_VERSION]
+    names = feature_names()
+    assert len(names) == pinned["count"]
+    assert hashlib.sha256(",".join(names).encode()).hexdigest()[:16] == pinned["names_sha256"]
+    X = track_features(*throw_in).X
+    assert np.abs(X).sum() == pytest.approx(pinned["abs_sum"], rel=1e-4)
+    np.testing.assert_allclose(X.mean(axis=0)[:8], pinned["first_means"], atol=2e-4)
 
 
 def test_scale_and_translation_invariant(throw_in):

@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tagging.evaluate.events import LabelsError, average_precision, confusion_table, evaluate_events, read_labels
 from tagging.events import model as em
-from tagging.evaluate.events import (LabelsError, average_precision, confusion_table, evaluate_events, read_labels)
-from tagging.events.model import (BACKGROUND, EventModelError, TrainConfig, build_training_set, load_model,
-                                 pick_peaks, train_model)
+from tagging.events.model import (
+    BACKGROUND,
+    EventModelError,
+    TrainConfig,
+    build_training_set,
+    load_event_model,
+    pick_peaks,
+    train_model,
+)
 from tagging.events.synth import EVENT_TYPES, generate_dataset
-
 
 # ---------------------------------------------------------------- peak picking
 
@@ -51,7 +57,7 @@ def small_model():
 
 def test_save_load_round_trip(small_model, tmp_path):
     path = small_model.save(tmp_path / "m.skops")
-    m = load_model(path)
+    m = load_event_model(path)
     assert m.classes == small_model.classes and m.name == small_model.name
     assert m.feature_version == em.FEATURE_VERSION
     assert {"scikit-learn", "numpy", "skops", "matchtag"} <= set(m.versions)
@@ -67,7 +73,7 @@ def test_other_feature_version_is_refused(small_model, tmp_path, monkeypatch):
     path = small_model.save(tmp_path / "old.skops")
     monkeypatch.setattr(em, "FEATURE_VERSION", "events-features-999")
     with pytest.raises(EventModelError, match=r"old\.skops.*events-features-1.*events-features-999"):
-        load_model(path)
+        load_event_model(path)
 
 
 def test_tampered_files_are_refused(small_model, tmp_path):
@@ -77,27 +83,27 @@ def test_tampered_files_are_refused(small_model, tmp_path):
     bad = tmp_path / "corrupt.skops"
     bad.write_bytes(bytes(data))
     with pytest.raises(EventModelError, match="corrupt.skops"):
-        load_model(bad)
+        load_event_model(bad)
     # a valid skops file carrying a type no event model contains (code to run on load)
     import skops.io as sio
     foreign = tmp_path / "foreign.skops"
     sio.dump({"format": em.FORMAT, "pipeline": Payload(), "feature_version": em.FEATURE_VERSION}, foreign)
     with pytest.raises(EventModelError, match="foreign.skops.*refusing.*Payload"):
-        load_model(foreign)
+        load_event_model(foreign)
     # right types, wrong content
     partial = tmp_path / "partial.skops"
     sio.dump({"format": em.FORMAT, "feature_version": em.FEATURE_VERSION}, partial)
     with pytest.raises(EventModelError, match="partial.skops.*missing pipeline"):
-        load_model(partial)
+        load_event_model(partial)
     with pytest.raises(EventModelError, match="not found"):
-        load_model(tmp_path / "missing.skops")
+        load_event_model(tmp_path / "missing.skops")
 
 
 def test_shipped_default_model_loads_and_is_small():
     assert em.DEFAULT_MODEL_PATH.stat().st_size < 1_000_000
     m = em.resolve_events_model("default")
     assert set(EVENT_TYPES) <= set(m.classes) and m.name.startswith("matchtag-events-default")
-    assert em.resolve_events_model("rules") is None
+    assert em.resolve_events_model("rules").name == "rules-law15-v1"
 
 
 # ---------------------------------------------------------------- AP and labels

@@ -1,7 +1,6 @@
 """`matchtag train` -> `matchtag evaluate events` / `matchtag run --events-model` from tables."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -49,8 +48,8 @@ def test_train_then_evaluate_recovers_the_labelled_events(trained, capsys):
 
 
 def test_labels_without_track_id_use_the_only_track(tmp_path):
-    from tagging.events.training_data import labelled_tracks, read_sequences
     from tagging.evaluate.events import read_labels
+    from tagging.events.training_data import labelled_tracks, read_sequences
 
     tr = generate_track(TrackSpec("kick", 90.0, 0.0, False, 200.0, 25.0), np.random.default_rng(0))
     labels_path = write_tables({"solo": [tr]}, tmp_path / "tags")
@@ -85,8 +84,18 @@ def test_run_with_a_trained_model(trained, astronaut_clip, models, tmp_path):
     code = main(["run", str(astronaut_clip), "--output", str(out), "--events-model", str(trained["model"]),
                  "--runner", "FnApiRunner"])
     assert code == 0
+    from tagging.events.model import load_event_model
+    from tagging.events.training_data import read_sequences, tag_sequences
     from tagging.tables.queries import read_table
+
     assert len(read_table(out, "poses")) == 8
+    model = load_event_model(trained["model"])
+    # the run used this model, recorded by name in the config that --skip-existing compares
+    config = json.loads(read_table(out, "videos").tagging_config.iloc[0])
+    assert config["options"]["events_model"].endswith("=" + model.name)
+    # and its events table is exactly what the model tags on the run's own poses
     events = read_table(out, "events")
-    assert set(events.columns) >= {"event_type", "peak_ms", "model"}
-    assert events.empty or events.model.str.startswith("analyst-").all()
+    expected = tag_sequences(read_sequences(out), model)
+    cols = ["event_type", "track_id", "peak_ms", "model"]
+    assert (events[cols].sort_values(cols).reset_index(drop=True).astype(str)
+            .equals(expected[cols].sort_values(cols).reset_index(drop=True).astype(str)))

@@ -7,9 +7,16 @@ shoulders at y 130, hips at y 200, head (nose, eyes, ears) at y 95..100, ankles 
 import numpy as np
 import pytest
 
-from tagging.events.law15_rule import (RULE_MODEL_NAME, Event, ThrowInRuleConfig, _runs, detect_throw_ins,
-                            tag_events, throw_in_frames)
 from tagging.core.keypoints import KP
+from tagging.events.law15_rule import (
+    RULE_MODEL_NAME,
+    Event,
+    ThrowInRuleConfig,
+    _runs,
+    detect_throw_ins,
+    tag_throw_ins,
+    throw_in_frames,
+)
 
 FPS = 25
 DT = 1000 / FPS   # 40 ms
@@ -193,7 +200,7 @@ def test_config_thresholds_are_used():
     assert len(detect_throw_ins(1, ts, kps, ThrowInRuleConfig(max_wrist_gap=1.0))) == 1
 
 
-# ----------------------------------------------------------------------- runs and tag_events
+# ----------------------------------------------------------------------- runs and tag_throw_ins
 
 def test_runs_bridge_small_gaps():
     m = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 0], bool)
@@ -208,13 +215,13 @@ def test_tag_events_over_several_tracks():
     t2 = sequence(up=[])                              # just standing
     t3 = sequence(up=range(5, 20))                    # throw-in at 200 ms
     t4 = sequence(one_arm=True)                       # waving
-    events = tag_events({1: t1, 2: t2, 3: t3, 4: t4})
+    events = tag_throw_ins({1: t1, 2: t2, 3: t3, 4: t4})
     assert [(e.track_id, e.start_ms) for e in events] == [(3, 200.0), (1, 1000.0)]
     assert all(e.event_type == "throw_in" for e in events)
-    assert tag_events({}) == []
+    assert tag_throw_ins({}) == []
 
 
 def test_tag_events_same_start_sorted_by_track():
     seq = sequence()
-    events = tag_events({9: seq, 2: seq})
+    events = tag_throw_ins({9: seq, 2: seq})
     assert [e.track_id for e in events] == [2, 9]

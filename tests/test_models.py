@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tagging.core.keypoints import KP
 from tagging.pose import models as M
 from tagging.pose.detector import DetectorConfig, PersonDetector, letterbox
-from tagging.core.keypoints import KP
 from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop
 
 pytestmark = pytest.mark.models
@@ -23,7 +23,7 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "tfjs_reference.json").
 # --- conversion against the original TF.js runtime --------------------------------------
 
 def test_movenet_conversion_matches_tfjs_runtime(models, astronaut):
-    model = M.load_model("movenet-lightning")
+    model = M.load_graph("movenet-lightning")
     crop = extract_crop(astronaut, np.array([-60, -10, 440, 490.0]), 192).astype(np.int32)
     (out,) = model(crop[None])
     ref = REFERENCE["movenet-lightning"]
@@ -32,7 +32,7 @@ def test_movenet_conversion_matches_tfjs_runtime(models, astronaut):
 
 
 def test_centernet_conversion_matches_tfjs_runtime(models, astronaut):
-    model = M.load_model("centernet")
+    model = M.load_graph("centernet")
     image, _ = letterbox(astronaut, 512)
     (out,) = model(image[None].astype(np.float32))
     ref = np.array(REFERENCE["centernet"]["output"])
@@ -70,8 +70,8 @@ def _plausible_person(kps: np.ndarray, box: np.ndarray) -> None:
 
 
 def test_topdown_pose_on_astronaut(models, astronaut):
-    detector = PersonDetector(M.load_model("centernet"), DetectorConfig())
-    estimator = TopDownPoseEstimator(detector, M.load_model("movenet-lightning"),
+    detector = PersonDetector(M.load_graph("centernet"), DetectorConfig())
+    estimator = TopDownPoseEstimator(detector, M.load_graph("movenet-lightning"),
                                      PoseConfig(crop_model="movenet-lightning"))
     poses = estimator(astronaut)
     assert len(poses) == 1
@@ -83,10 +83,10 @@ def test_topdown_pose_on_astronaut(models, astronaut):
 
 
 def test_thunder_and_nanodet_backends_agree_on_the_face(models, astronaut):
-    detector = PersonDetector(M.load_model("nanodet"), DetectorConfig(model="nanodet"))
+    detector = PersonDetector(M.load_graph("nanodet"), DetectorConfig(model="nanodet"))
     dets = detector(astronaut)
     assert len(dets) >= 1 and dets.score[0] > 0.4
-    estimator = TopDownPoseEstimator(detector, M.load_model("movenet-thunder"),
+    estimator = TopDownPoseEstimator(detector, M.load_graph("movenet-thunder"),
                                      PoseConfig(crop_model="movenet-thunder"))
     poses = estimator(astronaut)
     best = int(np.argmax(poses.score))
@@ -95,7 +95,7 @@ def test_thunder_and_nanodet_backends_agree_on_the_face(models, astronaut):
 
 
 def test_multipose_on_astronaut(models, astronaut):
-    poses = MultiPoseEstimator(M.load_model("movenet-multipose"))(astronaut)
+    poses = MultiPoseEstimator(M.load_graph("movenet-multipose"))(astronaut)
     assert 1 <= len(poses) <= 6
     best = int(np.argmax(poses.score))
     _plausible_person(poses.keypoints[best], poses.xyxy[best])

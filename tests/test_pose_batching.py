@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tagging.pose import models as M
 from tagging.core.keypoints import KP
+from tagging.pose import models as M
 from tagging.pose.estimators import extract_crop
 from tagging.pose.posenet import decode_single_pose
 from tagging.pose.tfjs_convert import ConversionError, make_movenet_batchable
@@ -25,7 +25,7 @@ def _crops(image, size):
 def test_batched_movenet_equals_the_original_graph_one_crop_at_a_time(models, astronaut, name):
     crops = _crops(astronaut, M.SINGLE_POSE_MOVENETS[name])
     original = M.GraphModel(name, outputs=("Identity:0",))   # the package's own decoding tail
-    (batched,) = M.load_model(name)(crops)
+    (batched,) = M.load_graph(name)(crops)
     singles = np.concatenate([original(c[None])[0] for c in crops])
     assert batched.shape == singles.shape == (len(crops), 1, 17, 3)
     np.testing.assert_allclose(batched, singles, atol=1e-4)
@@ -34,7 +34,7 @@ def test_batched_movenet_equals_the_original_graph_one_crop_at_a_time(models, as
 
 @pytest.mark.models
 def test_posenet_crop_model_finds_the_face(models, astronaut):
-    model = M.load_model("posenet")
+    model = M.load_graph("posenet")
     crops = np.stack([extract_crop(astronaut, CROP_BOXES[0], 385)] * 2)
     (out,) = model(crops)
     assert out.shape == (2, 1, 17, 3)
@@ -68,12 +68,13 @@ def test_two_step_beam_pose_stage_equals_the_one_step_estimator(models, astronau
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.util import assert_that
-
     from conftest import astronaut_clip_frames
-    from pipeline.model_handler import PoseStageConfig, shared_estimator
+
+    from pipeline.model_handler import shared_estimator
     from pipeline.transforms import EstimatePoses
     from tagging.pose.detector import DetectorConfig
     from tagging.pose.estimators import PoseConfig
+    from tagging.pose.stage import PoseStageConfig
 
     config = PoseStageConfig(detector=DetectorConfig(tile_px=0), pose=PoseConfig(crop_model="movenet-lightning"))
     frames = astronaut_clip_frames(astronaut, 3)

@@ -7,11 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from tagging.pose.detector import DetectorConfig, PersonDetector
 from tagging.core.keypoints import KEYPOINT_NAMES
-from tagging.evaluate.pose import (POSETRACK_NAMES, AnnotationError, drop_in_ignore_regions, load_dataset,
-                               oks_ap, pckh, scored_joints)
 from tagging.core.types import FramePoses
+from tagging.evaluate.pose import (
+    POSETRACK_NAMES,
+    AnnotationError,
+    drop_in_ignore_regions,
+    load_dataset,
+    oks_ap,
+    pckh,
+    scored_joints,
+)
+from tagging.pose.detector import DetectorConfig, PersonDetector
 
 JHMDB = ["neck", "belly", "head", "right_shoulder", "left_shoulder", "right_hip", "left_hip", "right_elbow",
          "left_elbow", "right_knee", "left_knee", "right_wrist", "left_wrist", "right_ankle", "left_ankle"]

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from tagging.core.keypoints import KP, NUM_KEYPOINTS
-from tagging.pose.estimators import (MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop,
-                          movenet_to_frame)
 from tagging.core.types import Detections, FramePoses
+from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator, extract_crop, movenet_to_frame
 
 RED = (255, 0, 0)
 GREY = (128, 128, 128)

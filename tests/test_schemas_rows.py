@@ -1,16 +1,14 @@
-"""schemas/tables.py and pipeline/rows.py: table schemas and typed outputs -> rows."""
+"""schemas/tables.py and tagging/tables/rows.py: table schemas and typed outputs -> rows."""
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.rows import event_row, pose_rows, track_row
 from schemas import KEYPOINT_COLUMNS, PARTITION_COLUMN, SCHEMA_VERSION, TABLE_SCHEMAS, TABLES, file_schema
-from tagging.events.law15_rule import Event
 from tagging.core.keypoints import KEYPOINT_NAMES
-from tagging.core.types import FramePoses
+from tagging.core.types import Event, FramePoses
+from tagging.tables.rows import event_row, pose_rows, track_row
 from tagging.track.sequences import TrackSummary
-
 
 # ----------------------------------------------------------------------- schemas
 

@@ -33,16 +33,22 @@ def test_low_score_samples_hold_the_estimate_and_times_must_increase():
         one_euro(np.array([0.0, 0.0]), np.zeros(2))
 
 
-def test_smooth_poses_keeps_raw_columns_and_smooths_per_track():
-    rng = np.random.default_rng(1)
+def _jittery_poses(people, seed: int, frames: int = 40) -> pd.DataFrame:
+    """A poses table: for each ``(track_id, x0)`` in order, ``frames`` rows of a still person
+    at x = x0 with 2 px of keypoint jitter, 25 fps."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for track, x0 in ((1, 100.0), (2, 400.0), (-1, 700.0)):
-        for i in range(40):
+    for track, x0 in people:
+        for i in range(frames):
             r = {"video_id": "v", "frame_index": i, "timestamp_ms": i * 40.0, "track_id": track}
             for k in KEYPOINT_NAMES:
                 r[f"{k}_x"], r[f"{k}_y"], r[f"{k}_score"] = x0 + rng.normal(0, 2), 50.0, 0.9
             rows.append(r)
-    df = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def test_smooth_poses_keeps_raw_columns_and_smooths_per_track():
+    df = _jittery_poses(((1, 100.0), (2, 400.0), (-1, 700.0)), seed=1)
     out = smooth_poses(df)
     assert (out["nose_x"] == df["nose_x"]).all()                     # raw untouched
     t1 = out[out.track_id == 1]
@@ -57,15 +63,7 @@ def test_smooth_poses_keeps_raw_columns_and_smooths_per_track():
 def test_untracked_rows_first_leave_players_smoothed_and_untracked_rows_raw():
     """Rows of untracked people (track_id -1) before the tracked ones must not shift
     which rows get smoothed: the player is smoothed, the untracked rows stay raw."""
-    rng = np.random.default_rng(2)
-    rows = []
-    for track, x0 in ((-1, 700.0), (-1, 900.0), (3, 100.0)):
-        for i in range(40):
-            r = {"video_id": "v", "frame_index": i, "timestamp_ms": i * 40.0, "track_id": track}
-            for k in KEYPOINT_NAMES:
-                r[f"{k}_x"], r[f"{k}_y"], r[f"{k}_score"] = x0 + rng.normal(0, 2), 50.0, 0.9
-            rows.append(r)
-    df = pd.DataFrame(rows)
+    df = _jittery_poses(((-1, 700.0), (-1, 900.0), (3, 100.0)), seed=2)
     out = smooth_poses(df)
     untracked = out[out.track_id == -1]
     np.testing.assert_allclose(untracked["nose_x_smooth"], untracked["nose_x"], rtol=1e-6)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tagging.track.teams import assign_teams, torso_colours, track_colours
+from tagging.track.teams import assign_teams, colour_per_track, torso_colours
 
 PITCH = (40, 120, 40)
 KIT_A, KIT_B, REF, LIME = (220, 30, 30), (240, 240, 240), (55, 55, 60), (170, 230, 60)
@@ -50,7 +50,7 @@ def test_two_teams_separate_and_referee_and_bench_are_other():
         noisy = np.clip(img.astype(int) + rng.integers(-6, 7, img.shape), 0, 255).astype(np.uint8)
         for tid, c in enumerate(torso_colours(noisy, boxes)):
             by_track.setdefault(tid, []).append(c)
-    teams = assign_teams(track_colours(by_track))
+    teams = assign_teams(colour_per_track(by_track))
     a_side = {teams[i] for i in range(10) if i % 2}
     b_side = {teams[i] for i in range(10) if not i % 2}
     assert len(a_side) == 1 and len(b_side) == 1 and a_side != b_side
@@ -61,7 +61,7 @@ def test_two_teams_separate_and_referee_and_bench_are_other():
 def test_track_colours_needs_enough_frames():
     row = np.array([100, 120, 130, 0.8], np.float32)
     nan = np.full(4, np.nan, np.float32)
-    got = track_colours({1: [row, row, row], 2: [row, nan, nan]})
+    got = colour_per_track({1: [row, row, row], 2: [row, nan, nan]})
     assert sorted(got) == [1]
     np.testing.assert_allclose(got[1], row)
     assert assign_teams({}) == {}

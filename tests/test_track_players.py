@@ -6,9 +6,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.transforms import TrackPlayers
-from tagging.track.segments import SegmentGrid, ids_by_ordinal, track_video_segmented
 from tagging.core.keypoints import NUM_KEYPOINTS
 from tagging.core.types import FramePoses
+from tagging.track.segments import SegmentGrid, ids_by_ordinal, track_video_segmented
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, track_frames
 
 

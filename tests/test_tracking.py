@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from tagging.core.types import FramePoses
-from tagging.track.sequences import (IoUTracker, IoUTrackerConfig, TrackSummary, summarize_tracks,
-                              track_frames, track_sequences)
+from tagging.track.sequences import (
+    IoUTracker,
+    IoUTrackerConfig,
+    TrackSummary,
+    keypoint_sequences,
+    summarize_tracks,
+    track_frames,
+)
 
 NONE = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
 
@@ -175,7 +181,7 @@ def test_summarize_tracks_empty():
 
 
 def test_track_sequences():
-    seqs = track_sequences(track_frames(_video(), IoUTrackerConfig()))
+    seqs = keypoint_sequences(track_frames(_video(), IoUTrackerConfig()))
     assert sorted(seqs) == [1, 2]               # the untracked person (-1) is left out
     ts, kps = seqs[1]
     assert ts.dtype == np.float64
@@ -189,7 +195,7 @@ def test_track_sequences():
 
 def test_track_seq_per_track_equals_the_per_video_helpers():
     """The pipeline's per-track path (track_observations -> TrackSeq) gives what
-    summarize_tracks / track_sequences give from the whole video, whatever the frame order."""
+    summarize_tracks / keypoint_sequences give from the whole video, whatever the frame order."""
     from tagging.track.sequences import TrackSeq, track_observations
 
     tracked = track_frames(_video(), IoUTrackerConfig())
@@ -199,7 +205,7 @@ def test_track_seq_per_track_equals_the_per_video_helpers():
             obs.setdefault(tid, []).append(o)
     seqs = {tid: TrackSeq.from_observations(tid, o) for tid, o in obs.items()}
     assert [seqs[t].summary() for t in sorted(seqs)] == summarize_tracks(tracked)
-    for tid, (ts, kps) in track_sequences(tracked).items():
+    for tid, (ts, kps) in keypoint_sequences(tracked).items():
         np.testing.assert_array_equal(seqs[tid].timestamp_ms, ts)
         np.testing.assert_array_equal(seqs[tid].keypoints, kps)
     with pytest.raises(ValueError, match="no observations"):

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tagging.video.reader import FrameReader, VideoError, probe, unique_video_ids, video_id_for
+from tagging.video.ids import unique_video_ids, video_id_for
+from tagging.video.reader import FrameReader, VideoError, probe
 
 SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 

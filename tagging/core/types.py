@@ -125,3 +125,16 @@ def pose_score(keypoints: np.ndarray, min_keypoint_score: float = 0.2) -> np.nda
     total = np.where(confident, s, 0.0).sum(axis=-1)
     count = confident.sum(axis=-1)
     return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One tagged event of one track; times in ms from the start of the video."""
+
+    event_type: str
+    track_id: int
+    start_ms: float
+    end_ms: float
+    peak_ms: float
+    confidence: float
+    model: str

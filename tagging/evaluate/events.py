@@ -125,7 +125,7 @@ def average_precision(gt: pd.DataFrame, pred: pd.DataFrame, tol_s: float) -> flo
 
 def evaluate_events(labels: pd.DataFrame, events: pd.DataFrame, classes: list[str] | None = None) -> dict:
     """Per-class AP (mean over tolerances), precision and recall at the middle tolerance,
-    mAP and a confusion table, for the videos that have labels or events.
+    mAP and a confusion table, over the videos that appear in ``labels``.
 
     ``labels``: :func:`read_labels` output; ``events``: rows of the events table
     (video_id, event_type, peak_ms, confidence).  Only videos present in ``labels``

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tagging.core.boxes import iou_matrix
+
 SPORTS = ("basketball", "volleyball", "football")
 
 
@@ -223,17 +225,6 @@ class TrackerOutput:
                    np.concatenate(box) if box else np.zeros((0, 4)))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
 
 def _per_frame(seq_frames: int, frame: np.ndarray, *arrays):
     order = np.argsort(frame, kind="stable")
@@ -256,7 +247,7 @@ def sequence_scores(seq: MotSequence, out: TrackerOutput):
             "num_gt_ids": len(gt_uniq), "num_tracker_ids": len(tr_uniq),
             "num_gt_dets": len(seq.frame), "num_tracker_dets": len(out.frame)}
     for (g_id, g_box), (t_id, t_box) in zip(gt, tr):
-        iou = _iou(g_box, t_box)
+        iou = iou_matrix(g_box, t_box)
         # motmetrics distance 1 - IoU, NaN where IoU < 0.5 (its own iou_matrix needs numpy < 2)
         acc.update(g_id.tolist(), t_id.tolist(), np.where(iou >= 0.5, 1.0 - iou, np.nan))
         data["gt_ids"].append(np.searchsorted(gt_uniq, g_id))
@@ -317,9 +308,9 @@ class _MatchtagTracker:
     overlap_frames: int = 0
 
     def __call__(self, dets: FrameDetections, seq: MotSequence) -> TrackerOutput:
+        from tagging.track.offline import track_video
         from tagging.track.online import TrackerConfig
         from tagging.track.segments import track_video_chunked
-        from tagging.track.offline import track_video
 
         config = self.config or TrackerConfig()
         if self.chunk_frames:

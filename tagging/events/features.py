@@ -1,7 +1,7 @@
 """Sliding-window features of one track's keypoint sequence, for the event model.
 
 Input: ``timestamps_ms`` (T,) and ``keypoints`` (T, 17, 3) x_px, y_px, score of one
-track (what :func:`tagging.track.sequences.track_sequences` gives, or the poses table).
+track (what :func:`tagging.track.sequences.keypoint_sequences` gives, or the poses table).
 
 Steps (all in :func:`track_features`):
 

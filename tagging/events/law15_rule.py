@@ -1,6 +1,6 @@
-"""Event tagging from one track's keypoint sequence.
+"""The Law-15 throw-in rule: throw-ins from one track's keypoint sequence.
 
-The first model is an interpretable rule from Law 15 of the Laws of the Game (the
+An interpretable rule from Law 15 of the Laws of the Game (the
 throw-in): the thrower delivers the ball with both hands from behind and over the
 head, with part of each foot on the ground.  On a pose sequence that reads as:
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagging.core.keypoints import KP
+from tagging.core.types import Event
 
 RULE_MODEL_NAME = "rules-law15-v1"
 
@@ -30,19 +31,6 @@ _WRISTS = [KP["left_wrist"], KP["right_wrist"]]
 _ANKLES = [KP["left_ankle"], KP["right_ankle"]]
 _SHOULDERS = [KP["left_shoulder"], KP["right_shoulder"]]
 _HIPS = [KP["left_hip"], KP["right_hip"]]
-
-
-@dataclass(frozen=True)
-class Event:
-    """One tagged event of one track; times in ms from the start of the video."""
-
-    event_type: str
-    track_id: int
-    start_ms: float
-    end_ms: float
-    peak_ms: float
-    confidence: float
-    model: str
 
 
 @dataclass(frozen=True)
@@ -134,10 +122,23 @@ def detect_throw_ins(track_id: int, timestamps_ms: np.ndarray, keypoints: np.nda
     return events
 
 
-def tag_events(sequences: dict[int, tuple[np.ndarray, np.ndarray]],
-               config: ThrowInRuleConfig = ThrowInRuleConfig()) -> list[Event]:
+def tag_throw_ins(sequences: dict[int, tuple[np.ndarray, np.ndarray]],
+                  config: ThrowInRuleConfig = ThrowInRuleConfig()) -> list[Event]:
     """Run the throw-in rule over every track (``{track_id: (timestamps_ms, keypoints)}``)."""
     events: list[Event] = []
     for tid, (ts, kps) in sorted(sequences.items()):
         events.extend(detect_throw_ins(tid, ts, kps, config))
     return sorted(events, key=lambda e: (e.start_ms, e.track_id))
+
+
+class ThrowInRule:
+    """The rule behind the same interface as a trained :class:`tagging.events.model.EventModel`
+    (``name``, ``tag_events``), so that callers never branch on which tagger they hold."""
+
+    name = RULE_MODEL_NAME
+
+    def __init__(self, config: ThrowInRuleConfig = ThrowInRuleConfig()):
+        self.config = config
+
+    def tag_events(self, sequences: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[Event]:
+        return tag_throw_ins(sequences, self.config)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from tagging.core.keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
+from tagging.core.keypoints import KP, MIRROR_INDEX, NUM_KEYPOINTS
 
 EVENT_TYPES = ("throw_in", "kick", "jump", "fall", "celebration")
 BACKGROUND_MOTIONS = ("stand", "walk", "run", "wave", "hands_on_head", "stretch", "point", "clap")
@@ -58,10 +58,12 @@ TRAIN_VIEWS = ("frontal", "side", "back")
 TEST_VIEWS = ("oblique",)
 FPS_CHOICES = (10.0, 15.0, 25.0, 30.0, 50.0)
 
-_SWAP = np.array([KEYPOINT_NAMES.index(n.replace("left_", "TMP_").replace("right_", "left_")
-                                       .replace("TMP_", "right_")) for n in KEYPOINT_NAMES])
-_PARAMS = ("speed", "lift", "pitch", "lean", "nod", "lf", "la", "le", "rf", "ra", "re",
-           "lh", "lk", "rh", "rk")
+# Body parameters per time step (radians, or metres for ``lift``); ``flex`` swings a limb
+# forward, ``abduct`` out sideways.
+_PARAMS = ("speed", "lift", "pitch", "lean", "nod",
+           "left_shoulder_flex", "left_shoulder_abduct", "left_elbow_flex",
+           "right_shoulder_flex", "right_shoulder_abduct", "right_elbow_flex",
+           "left_hip_flex", "left_knee_flex", "right_hip_flex", "right_knee_flex")
 
 
 @dataclass(frozen=True)
@@ -129,15 +131,15 @@ def pose_3d(p: dict[str, np.ndarray], scale: float = 1.0) -> np.ndarray:
         out[:, KP[f"{nm}_hip"]] = [side * 0.1 * scale, 0, 0]
         sh = sc + np.array([side * 0.19 * scale, 0, 0])
         out[:, KP[f"{nm}_shoulder"]] = sh
-        k = nm[0]
-        f, a, e = p[f"{k}f"] + lean, p[f"{k}a"], p[f"{k}e"]
+        k = nm
+        f, a, e = p[f"{k}_shoulder_flex"] + lean, p[f"{k}_shoulder_abduct"], p[f"{k}_elbow_flex"]
         elbow = sh + 0.30 * scale * _unit_dir(f, a, side)
         out[:, KP[f"{nm}_elbow"]] = elbow
         out[:, KP[f"{nm}_wrist"]] = elbow + 0.27 * scale * _unit_dir(f + e, 0.5 * a, side)
         hip = out[:, KP[f"{nm}_hip"]]
-        knee = hip + 0.45 * scale * _unit_dir(p[f"{k}h"], np.full(T, 0.05), side)
+        knee = hip + 0.45 * scale * _unit_dir(p[f"{k}_hip_flex"], np.full(T, 0.05), side)
         out[:, KP[f"{nm}_knee"]] = knee
-        out[:, KP[f"{nm}_ankle"]] = knee + 0.45 * scale * _unit_dir(p[f"{k}h"] - p[f"{k}k"], np.full(T, 0.02), side)
+        out[:, KP[f"{nm}_ankle"]] = knee + 0.45 * scale * _unit_dir(p[f"{k}_hip_flex"] - p[f"{k}_knee_flex"], np.full(T, 0.02), side)
     ang = lean + nod
     up = np.stack([np.zeros(T), np.cos(ang), np.sin(ang)], -1)
     fw = np.stack([np.zeros(T), -np.sin(ang), np.cos(ang)], -1)
@@ -161,7 +163,8 @@ def pose_3d(p: dict[str, np.ndarray], scale: float = 1.0) -> np.ndarray:
 
 def _neutral(T: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     p = {k: np.zeros(T) for k in _PARAMS}
-    for k, v in (("la", 0.12), ("ra", 0.12), ("le", 0.25), ("re", 0.25), ("lk", 0.05), ("rk", 0.05)):
+    for k, v in (("left_shoulder_abduct", 0.12), ("right_shoulder_abduct", 0.12), ("left_elbow_flex", 0.25),
+                 ("right_elbow_flex", 0.25), ("left_knee_flex", 0.05), ("right_knee_flex", 0.05)):
         p[k][:] = v + rng.normal(0, 0.04)
     return p
 
@@ -175,14 +178,14 @@ def _ramp(t: np.ndarray, t0: float, t1: float, a: float, b: float) -> np.ndarray
 def _gait(p, t, rng, speed, stride_hz, hip_amp, knee_amp, arm_amp, elbow, lean, bounce):
     ph = 2 * np.pi * stride_hz * t + rng.uniform(0, 2 * np.pi)
     p["speed"][:] = speed
-    p["lh"][:] = hip_amp * np.sin(ph)
-    p["rh"][:] = -hip_amp * np.sin(ph)
-    p["lk"][:] = 0.1 + knee_amp * np.clip(np.sin(ph - 1.2), 0, None)
-    p["rk"][:] = 0.1 + knee_amp * np.clip(-np.sin(ph - 1.2), 0, None)
-    p["lf"][:] = -arm_amp * np.sin(ph)
-    p["rf"][:] = arm_amp * np.sin(ph)
-    p["le"][:] = elbow
-    p["re"][:] = elbow
+    p["left_hip_flex"][:] = hip_amp * np.sin(ph)
+    p["right_hip_flex"][:] = -hip_amp * np.sin(ph)
+    p["left_knee_flex"][:] = 0.1 + knee_amp * np.clip(np.sin(ph - 1.2), 0, None)
+    p["right_knee_flex"][:] = 0.1 + knee_amp * np.clip(-np.sin(ph - 1.2), 0, None)
+    p["left_shoulder_flex"][:] = -arm_amp * np.sin(ph)
+    p["right_shoulder_flex"][:] = arm_amp * np.sin(ph)
+    p["left_elbow_flex"][:] = elbow
+    p["right_elbow_flex"][:] = elbow
     p["lean"][:] = lean
     p["lift"][:] = bounce * np.abs(np.sin(ph))
     return p
@@ -195,7 +198,7 @@ def background_segment(motion: str, duration_s: float, fps: float, rng: np.rando
     p = _neutral(T, rng)
     if motion == "stand":
         p["lean"] += 0.03 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t)
-        p["lf"] += 0.05 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t)
+        p["left_shoulder_flex"] += 0.05 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t)
     elif motion == "walk":
         v = rng.uniform(0.8, 1.8)
         _gait(p, t, rng, v, 0.8 + 0.15 * v, rng.uniform(0.3, 0.45), rng.uniform(0.4, 0.7),
@@ -205,38 +208,38 @@ def background_segment(motion: str, duration_s: float, fps: float, rng: np.rando
         _gait(p, t, rng, v, rng.uniform(1.2, 1.6), rng.uniform(0.55, 0.9), rng.uniform(1.0, 1.8),
               rng.uniform(0.4, 0.8), rng.uniform(1.3, 1.7), rng.uniform(0.08, 0.25), rng.uniform(0.03, 0.07))
     elif motion == "wave":  # one arm up, waving: only one wrist above the head
-        k = rng.choice(["l", "r"])
+        k = rng.choice(["left", "right"])
         up = _ramp(t, 0, 0.4, 0, 1) * _ramp(t, t[-1] - 0.4, t[-1], 1, 0)
-        p[f"{k}f"] += up * rng.uniform(2.4, 2.9)
-        p[f"{k}a"] += up * rng.uniform(0.3, 0.8)
-        p[f"{k}e"] += up * (0.5 + 0.3 * np.sin(2 * np.pi * rng.uniform(1.5, 3) * t))
+        p[f"{k}_shoulder_flex"] += up * rng.uniform(2.4, 2.9)
+        p[f"{k}_shoulder_abduct"] += up * rng.uniform(0.3, 0.8)
+        p[f"{k}_elbow_flex"] += up * (0.5 + 0.3 * np.sin(2 * np.pi * rng.uniform(1.5, 3) * t))
     elif motion == "hands_on_head":  # disappointment: both hands on top of the head, elbows wide
         up = _ramp(t, 0, rng.uniform(0.3, 0.6), 0, 1) * _ramp(t, t[-1] - 0.5, t[-1], 1, 0)
         f, a, e = rng.uniform(2.5, 2.9), rng.uniform(0.9, 1.3), rng.uniform(2.0, 2.4)
-        for k in "lr":
-            p[f"{k}f"] += up * f
-            p[f"{k}a"] += up * a
-            p[f"{k}e"] += up * e
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_flex"] += up * f
+            p[f"{k}_shoulder_abduct"] += up * a
+            p[f"{k}_elbow_flex"] += up * e
     elif motion == "stretch":  # both arms slowly overhead, hands together, then down sideways
         t_up = rng.uniform(0.6, 1.2)
         up = _ramp(t, 0, t_up, 0, 1) * _ramp(t, t[-1] - t_up, t[-1], 1, 0)
         side = _ramp(t, t[-1] - t_up, t[-1], 0, 1)
-        for k in "lr":
-            p[f"{k}f"] += up * rng.uniform(2.8, 3.1)
-            p[f"{k}a"] += 0.1 * up + 1.2 * side * up
-            p[f"{k}e"] += up * rng.uniform(0.0, 0.4)
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_flex"] += up * rng.uniform(2.8, 3.1)
+            p[f"{k}_shoulder_abduct"] += 0.1 * up + 1.2 * side * up
+            p[f"{k}_elbow_flex"] += up * rng.uniform(0.0, 0.4)
     elif motion == "point":
-        k = rng.choice(["l", "r"])
+        k = rng.choice(["left", "right"])
         up = _ramp(t, 0, 0.3, 0, 1) * _ramp(t, t[-1] - 0.3, t[-1], 1, 0)
-        p[f"{k}f"] += up * rng.uniform(1.3, 1.8)
-        p[f"{k}a"] += up * rng.uniform(0.0, 1.2)
-        p[f"{k}e"] -= up * 0.2
+        p[f"{k}_shoulder_flex"] += up * rng.uniform(1.3, 1.8)
+        p[f"{k}_shoulder_abduct"] += up * rng.uniform(0.0, 1.2)
+        p[f"{k}_elbow_flex"] -= up * 0.2
     elif motion == "clap":
         osc = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(1.5, 3.0) * t)
-        for k in "lr":
-            p[f"{k}f"] += rng.uniform(0.8, 1.4)
-            p[f"{k}e"] += 1.0
-            p[f"{k}a"] += 0.1 + 0.5 * osc
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_flex"] += rng.uniform(0.8, 1.4)
+            p[f"{k}_elbow_flex"] += 1.0
+            p[f"{k}_shoulder_abduct"] += 0.1 + 0.5 * osc
     else:
         raise ValueError(f"unknown background motion {motion!r}")
     return p
@@ -252,23 +255,23 @@ def event_segment(event_type: str, fps: float, rng: np.random.Generator):
         p = _neutral(len(t), rng)
         f_back, e_back = U(2.8, 3.15), U(1.5, 2.0)
         f_rel = U(1.6, 2.1)
-        for k in "lr":
-            p[f"{k}a"] = np.full(len(t), U(0.0, 0.12))
-            f = _ramp(t, 0, 0.2, p[f"{k}f"][0], U(0.6, 0.9))
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_abduct"] = np.full(len(t), U(0.0, 0.12))
+            f = _ramp(t, 0, 0.2, p[f"{k}_shoulder_flex"][0], U(0.6, 0.9))
             f = np.where(t < t1, _ramp(t, t0, t1, f, f_back), _ramp(t, t2, t3, f_back, f_rel))
-            p[f"{k}f"] = np.where(t < t3, f, _ramp(t, t3, t4, f_rel, 0.1))
+            p[f"{k}_shoulder_flex"] = np.where(t < t3, f, _ramp(t, t3, t4, f_rel, 0.1))
             e = np.where(t < t1, _ramp(t, t0, t1, 1.2, e_back), _ramp(t, t2, t3, e_back, 0.1))
-            p[f"{k}e"] = np.where(t < t3, e, _ramp(t, t3, t4, 0.1, 0.3))
+            p[f"{k}_elbow_flex"] = np.where(t < t3, e, _ramp(t, t3, t4, 0.1, 0.3))
         lean_b, lean_f = -U(0.12, 0.3), U(0.15, 0.35)
         p["lean"] = np.where(t < t1, _ramp(t, t0, t1, 0, lean_b),
                              np.where(t < t3, _ramp(t, t2, t3, lean_b, lean_f), _ramp(t, t3, t4, lean_f, 0)))
         stance = U(0.05, 0.25)
-        p["lh"][:], p["rh"][:] = stance, -stance
-        p["lk"][:] += U(0.0, 0.25)
-        p["rk"][:] += U(0.0, 0.25)
+        p["left_hip_flex"][:], p["right_hip_flex"][:] = stance, -stance
+        p["left_knee_flex"][:] += U(0.0, 0.25)
+        p["right_knee_flex"][:] += U(0.0, 0.25)
         return p, (t0, t4, t2 + 0.6 * throw)
     if event_type == "kick":
-        k, o = ("r", "l") if rng.random() < 0.5 else ("l", "r")
+        k, o = ("right", "left") if rng.random() < 0.5 else ("left", "right")
         plant, back, swing, follow = U(0.12, 0.2), U(0.15, 0.25), U(0.12, 0.2), U(0.3, 0.5)
         t0 = plant; t1 = t0 + back; t2 = t1 + swing; t3 = t2 + follow
         t = np.arange(int(round((t3 + 0.2) * fps))) / fps
@@ -279,12 +282,12 @@ def event_segment(event_type: str, fps: float, rng: np.random.Generator):
         h = np.where(t < t1, _ramp(t, t0, t1, 0, hb), np.where(t < t2, _ramp(t, t1, t2, hb, hf),
                                                               _ramp(t, t2, t3, hf, 0)))
         kn = np.where(t < t1, _ramp(t, t0, t1, 0.1, kb), _ramp(t, t1, t2, kb, 0.05))
-        p[f"{k}h"], p[f"{k}k"] = h, kn
-        p[f"{o}h"][:] = -0.1
-        p[f"{o}k"][:] = 0.3
+        p[f"{k}_hip_flex"], p[f"{k}_knee_flex"] = h, kn
+        p[f"{o}_hip_flex"][:] = -0.1
+        p[f"{o}_knee_flex"][:] = 0.3
         bal = _ramp(t, 0, t1, 0, 1) * _ramp(t, t2, t3, 1, 0)
-        p[f"{o}a"] += bal * U(0.8, 1.3)
-        p[f"{k}f"] -= bal * U(0.2, 0.6)
+        p[f"{o}_shoulder_abduct"] += bal * U(0.8, 1.3)
+        p[f"{k}_shoulder_flex"] -= bal * U(0.2, 0.6)
         p["lean"] = -bal * U(0.05, 0.2)
         return p, (0.0, t3, t1 + 0.45 * swing)
     if event_type == "jump":
@@ -296,14 +299,14 @@ def event_segment(event_type: str, fps: float, rng: np.random.Generator):
         u = np.clip((t - t0) / flight, 0, 1)
         p["lift"] = 4 * h * u * (1 - u)
         dip = _ramp(t, 0, t0, 0, 1) * (t < t0) + _ramp(t, t1, t1 + land / 2, 0, 1) * _ramp(t, t1 + land / 2, t2, 1, 0) * (t >= t1)
-        for k in "lr":
-            p[f"{k}k"] += dip * U(0.8, 1.2)
-            p[f"{k}h"] += dip * U(0.5, 0.8)
+        for k in ("left", "right"):
+            p[f"{k}_knee_flex"] += dip * U(0.8, 1.2)
+            p[f"{k}_hip_flex"] += dip * U(0.5, 0.8)
         header = rng.random() < 0.5
         arm_up = _ramp(t, t0 - 0.1, t0 + 0.1, 0, 1) * _ramp(t, t1 - 0.05, t2, 1, 0)
-        for k in "lr":
-            p[f"{k}f"] += -0.5 * dip * (t < t0) + arm_up * (U(1.4, 2.2) if header else U(2.2, 2.9))
-            p[f"{k}a"] += arm_up * (U(0.5, 1.0) if header else U(0.2, 0.6))
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_flex"] += -0.5 * dip * (t < t0) + arm_up * (U(1.4, 2.2) if header else U(2.2, 2.9))
+            p[f"{k}_shoulder_abduct"] += arm_up * (U(0.5, 1.0) if header else U(0.2, 0.6))
         p["lean"] = 0.3 * dip
         if header:
             p["nod"] = 0.4 * _ramp(t, t0 + flight / 2 - 0.1, t0 + flight / 2 + 0.05, 0, 1) * _ramp(t, t1, t2, 1, 0)
@@ -321,17 +324,17 @@ def event_segment(event_type: str, fps: float, rng: np.random.Generator):
         p["speed"] = _ramp(t, 0, t0 + (U(0.3, 0.8) if slide else 0.1), v0, 0)
         down = _ramp(t, 0, t0, 0, 1) * _ramp(t, t1, t2, 1, 0)
         if slide:
-            k, o = ("l", "r") if rng.random() < 0.5 else ("r", "l")
-            p[f"{k}h"] += down * U(1.2, 1.5)
-            p[f"{o}h"] += down * U(0.3, 0.7)
-            p[f"{o}k"] += down * U(1.2, 1.7)
-            for a in "lr":
-                p[f"{a}a"] += down * U(0.4, 0.9)
+            k, o = ("left", "right") if rng.random() < 0.5 else ("right", "left")
+            p[f"{k}_hip_flex"] += down * U(1.2, 1.5)
+            p[f"{o}_hip_flex"] += down * U(0.3, 0.7)
+            p[f"{o}_knee_flex"] += down * U(1.2, 1.7)
+            for a in ("left", "right"):
+                p[f"{a}_shoulder_abduct"] += down * U(0.4, 0.9)
         else:
-            for a in "lr":
-                p[f"{a}f"] += down * U(1.4, 2.4)
-                p[f"{a}a"] += down * U(0.1, 0.5)
-            p["lk"] += down * U(0.0, 0.6)
+            for a in ("left", "right"):
+                p[f"{a}_shoulder_flex"] += down * U(1.4, 2.4)
+                p[f"{a}_shoulder_abduct"] += down * U(0.1, 0.5)
+            p["left_knee_flex"] += down * U(0.0, 0.6)
         return p, (0.0, t2, 0.85 * t0)
     if event_type == "celebration":
         rise, hold, lower = U(0.25, 0.5), U(1.0, 3.0), U(0.3, 0.6)
@@ -340,14 +343,14 @@ def event_segment(event_type: str, fps: float, rng: np.random.Generator):
         p = _neutral(len(t), rng)
         up = np.where(t < t1, _ramp(t, 0, t0, 0, 1), _ramp(t, t1, t2, 1, 0))
         pump = 0.25 * np.sin(2 * np.pi * U(1.2, 2.2) * t) if rng.random() < 0.5 else 0.0
-        for k in "lr":
-            p[f"{k}f"] += up * (U(2.6, 3.05) + pump)
-            p[f"{k}a"] += up * U(0.4, 0.9)
-            p[f"{k}e"] += up * U(0.0, 0.4) - 0.2 * up
+        for k in ("left", "right"):
+            p[f"{k}_shoulder_flex"] += up * (U(2.6, 3.05) + pump)
+            p[f"{k}_shoulder_abduct"] += up * U(0.4, 0.9)
+            p[f"{k}_elbow_flex"] += up * U(0.0, 0.4) - 0.2 * up
         mode = rng.integers(3)  # standing, running, small jumps
         if mode == 1:
             _gait_p = _gait(_neutral(len(t), rng), t, rng, U(2.0, 5.0), 1.3, 0.6, 1.2, 0.0, 0.3, 0.1, 0.05)
-            for k in ("speed", "lh", "rh", "lk", "rk", "lift", "lean"):
+            for k in ("speed", "left_hip_flex", "right_hip_flex", "left_knee_flex", "right_knee_flex", "lift", "lean"):
                 p[k] = _gait_p[k]
         elif mode == 2:
             p["lift"] = U(0.1, 0.3) * np.abs(np.sin(2 * np.pi * U(0.8, 1.4) * t)) * up
@@ -390,7 +393,7 @@ def project(joints_world: np.ndarray, yaw_deg: float, pitch_deg: float, height_p
     xy = np.stack([x, y], -1)
     if mirrored:
         xy[..., 0] = 2 * centre_px[0] - xy[..., 0]
-        xy = xy[:, _SWAP]
+        xy = xy[:, list(MIRROR_INDEX)]
     return xy
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagging.events.law15_rule import tag_events as rule_tag_events
 from tagging.tables.queries import keypoints_array, read_table
 
 LOG = logging.getLogger("matchtag")
@@ -88,10 +87,11 @@ def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels
 
 
 def tag_sequences(sequences: dict, model) -> pd.DataFrame:
-    """Events table rows (with ``video_id``) from sequences; ``model`` None = the Law-15 rule."""
+    """Events table rows (with ``video_id``) from sequences, tagged by ``model``
+    (:func:`tagging.events.model.resolve_events_model`)."""
     rows = []
     for vid, seqs in sorted(sequences.items()):
-        events = rule_tag_events(seqs) if model is None else model.tag_events(seqs)
+        events = model.tag_events(seqs)
         rows.extend({"video_id": vid, **asdict(e)} for e in events)
     cols = ["video_id", "event_type", "track_id", "start_ms", "end_ms", "peak_ms", "confidence", "model"]
     return pd.DataFrame(rows, columns=cols)

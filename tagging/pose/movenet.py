@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagging.core.keypoints import NUM_KEYPOINTS
+from tagging.pose.crop_model import CropPoseModel
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def decode_singlepose(heatmaps: np.ndarray, centre: np.ndarray, regression: np.n
     return np.stack([y, x, score], axis=-1).astype(np.float32)
 
 
-class BatchedMoveNet:
+class BatchedMoveNet(CropPoseModel):
     """A batchable MoveNet graph as ``model(crops (N, S, S, 3) int32) -> [(N, 1, 17, 3)]``.
 
     ``graph``: a :class:`tagging.pose.models.GraphModel` whose outputs are the four heads
@@ -71,17 +72,9 @@ class BatchedMoveNet:
     """
 
     def __init__(self, graph, constants: MoveNetConstants, input_size: int):
-        self.graph = graph
+        super().__init__(graph, input_size, getattr(graph, "name", "movenet"))
         self.constants = constants
-        self.input_size = input_size
-        self.name = getattr(graph, "name", "movenet")
 
-    def __call__(self, crops: np.ndarray) -> list[np.ndarray]:
-        crops = np.asarray(crops)
-        if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ValueError(f"{self.name}: crops must be (N, {self.input_size}, {self.input_size}, 3); "
-                             f"got {crops.shape}")
-        if len(crops) == 0:
-            return [np.zeros((0, 1, NUM_KEYPOINTS, 3), np.float32)]
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
         heat, centre, reg, off = self.graph(crops.astype(np.int32, copy=False))
-        return [decode_singlepose(heat, centre, reg, off, self.constants)[:, None]]
+        return decode_singlepose(heat, centre, reg, off, self.constants)

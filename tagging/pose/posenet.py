@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from tagging.core.keypoints import NUM_KEYPOINTS
+from tagging.pose.crop_model import CropPoseModel
+from tagging.pose.models import CROP_MODEL_SIZES
 
 OUTPUT_STRIDE = 16
 
@@ -37,21 +39,12 @@ def decode_single_pose(heatmap_logits: np.ndarray, offsets: np.ndarray, input_si
     return np.stack([y, x, score], axis=-1).astype(np.float32)
 
 
-class PoseNetCrops:
+class PoseNetCrops(CropPoseModel):
     """``model(crops (N, S, S, 3) uint8/int32 RGB) -> [(N, 1, 17, 3)]`` like BatchedMoveNet."""
 
-    def __init__(self, graph, input_size: int = 385):
-        self.graph = graph
-        self.input_size = input_size
-        self.name = "posenet"
+    def __init__(self, graph, input_size: int = CROP_MODEL_SIZES["posenet"]):
+        super().__init__(graph, input_size, "posenet")
 
-    def __call__(self, crops: np.ndarray) -> list[np.ndarray]:
-        crops = np.asarray(crops)
-        if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ValueError(f"posenet: crops must be (N, {self.input_size}, {self.input_size}, 3); "
-                             f"got {crops.shape}")
-        if len(crops) == 0:
-            return [np.zeros((0, 1, NUM_KEYPOINTS, 3), np.float32)]
-        x = crops.astype(np.float32) / 127.5 - 1.0
-        heat, off = self.graph(x)
-        return [decode_single_pose(heat, off, self.input_size)[:, None]]
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
+        heat, off = self.graph(crops.astype(np.float32) / 127.5 - 1.0)
+        return decode_single_pose(heat, off, self.input_size)

@@ -1,9 +1,12 @@
-"""Whole-video tracking: online pass, then join, filter, fill and smooth tracklets.
+"""Whole-video tracking: online pass, then clean, cut, join, filter, re-link, fill and smooth.
 
 Tagging is a batch job, so the tracker may look at the future.  After the online
 pass (tagging/track/online.py), which breaks a track whenever a player is missed
-for too long or the motion model loses him, this module:
+for too long or the motion model loses him, :func:`offline_tracks` runs, in order:
 
+0. **cleans** each tracklet of outlier boxes (:func:`drop_outliers`) and **cuts**
+   tracklets where two players' boxes overlap (:func:`split_at_contacts`), so that a
+   join never has to undo an identity swap; then estimates the camera path;
 1. **joins** tracklets by motion continuity: for each tracklet that ends and each one
    that starts later (within ``join_max_gap_frames``), extrapolate the first one's
    end forwards and the second one's start backwards with straight-line fits over

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging.track import kalman
 from tagging.core.boxes import iou_matrix
+from tagging.track import kalman
 
 TENTATIVE, TRACKED, LOST, REMOVED = 0, 1, 2, 3
 

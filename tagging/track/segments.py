@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging.track.online import TrackerConfig
 from tagging.track.offline import Track, camera_path, fill_gaps, join_tracklets, relink_tracks, track_video
+from tagging.track.online import TrackerConfig
 
 
 @dataclass(frozen=True)

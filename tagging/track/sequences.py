@@ -18,8 +18,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tagging.core.boxes import iou_matrix
-from tagging.track.online import TrackerConfig
 from tagging.track.offline import ids_per_frame, track_video
+from tagging.track.online import TrackerConfig
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def track_observations(frame_index: int, timestamp_ms: float, poses):
                         poses.appearance[i])
 
 
-def track_seqs(tracked) -> dict[int, TrackSeq]:
+def sequences_by_track(tracked) -> dict[int, TrackSeq]:
     """``{track_id: TrackSeq}`` of a whole video from :func:`track_frames` output (the pipeline
     builds the same per track with :func:`track_observations` and a GroupByKey)."""
     obs: dict[int, list] = {}
@@ -161,9 +161,9 @@ def track_seqs(tracked) -> dict[int, TrackSeq]:
 
 def summarize_tracks(tracked) -> list[TrackSummary]:
     """Per-track summaries from :func:`track_frames` output."""
-    return [seq.summary() for seq in track_seqs(tracked).values()]
+    return [seq.summary() for seq in sequences_by_track(tracked).values()]
 
 
-def track_sequences(tracked) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def keypoint_sequences(tracked) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """``{track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}`` from :func:`track_frames` output."""
-    return {tid: (seq.timestamp_ms, seq.keypoints) for tid, seq in track_seqs(tracked).items()}
+    return {tid: (seq.timestamp_ms, seq.keypoints) for tid, seq in sequences_by_track(tracked).items()}

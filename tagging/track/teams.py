@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 5, 6, 11, 12
+from tagging.core.keypoints import KP
+
+L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = (KP[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 NO_COLOUR = np.full(3, np.nan, np.float32)
 
 
@@ -103,7 +105,7 @@ def torso_colours(frame_rgb: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray
     return out
 
 
-def track_colours(colours_by_track: dict[int, list[np.ndarray]], config: TeamConfig = TeamConfig()
+def colour_per_track(colours_by_track: dict[int, list[np.ndarray]], config: TeamConfig = TeamConfig()
                   ) -> dict[int, np.ndarray]:
     """One (4,) row per track from :func:`torso_colours` rows: median colour over the frames
     that have one, median pitch share; tracks with fewer than ``min_frames`` colours are left out."""
@@ -120,10 +122,10 @@ def track_colours(colours_by_track: dict[int, list[np.ndarray]], config: TeamCon
 
 def track_colour(colours: np.ndarray, config: TeamConfig = TeamConfig()) -> np.ndarray | None:
     """One track's (4,) colour row from its (T, 4) :func:`torso_colours` rows, using only the
-    rows that have a colour; None when too few do (see :func:`track_colours`)."""
+    rows that have a colour; None when too few do (see :func:`colour_per_track`)."""
     colours = np.asarray(colours, np.float32).reshape(-1, 4)
     valid = colours[~np.isnan(colours[:, :3]).any(axis=1)]
-    return track_colours({0: valid}, config).get(0) if len(valid) else None
+    return colour_per_track({0: valid}, config).get(0) if len(valid) else None
 
 
 def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = TeamConfig()

@@ -6,8 +6,7 @@ from dataclasses import asdict
 from typing import Iterator
 
 from schemas.tables import KEYPOINT_COLUMNS
-from tagging.events.law15_rule import Event
-from tagging.core.types import FramePoses
+from tagging.core.types import Event, FramePoses
 from tagging.track.sequences import TrackSummary
 
 

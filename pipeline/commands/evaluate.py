@@ -1,0 +1,189 @@
+"""``matchtag evaluate coverage|tracking|pose|events``: score the pipeline's stages.
+
+Each subcommand parses its options and calls the scoring code in ``tagging.evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from pipeline.commands import EXIT_OK, EXIT_USAGE
+from pipeline.logs import log
+from tagging.pose.detector import DetectorConfig
+from tagging.pose.estimators import PoseConfig
+
+SUMMARY = "score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP)"
+POSE_BACKENDS = ("topdown", "posenet", "multipose")
+
+
+def _evaluate_coverage(args) -> int:
+    import pandas as pd
+
+    from tagging.tables.queries import coverage
+
+    table = coverage(args.tags)
+    if args.json:
+        print(json.dumps({"videos": table.to_dict(orient="records")}, indent=1))
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return EXIT_OK
+
+
+def _evaluate_tracking(args) -> int:
+    from tagging.evaluate.tracking import MotFormatError, evaluate_trackers, matchtag_tracker
+
+    logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
+    try:
+        import motmetrics  # noqa: F401
+        import trackeval  # noqa: F401
+    except ImportError as exc:
+        log(f"error: {exc.name} is needed for tracking metrics: pip install -e '.[dev]' && "
+             "pip install --no-deps 'trackeval>=1.3,<1.4' (docs/tracking.md)")
+        return EXIT_USAGE
+    try:
+        tracker = matchtag_tracker(args.mode, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames)
+        result = evaluate_trackers(args.gt, {args.mode: tracker}, seed=args.noise_seed,
+                                   names=args.seqs, max_seqs=args.max_seqs, workers=args.workers)[args.mode]
+    except MotFormatError as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    result = {"mode": args.mode, "noise_seed": args.noise_seed, "gt": args.gt,
+              "chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames if args.chunk_frames else None,
+              **result}
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return EXIT_OK
+    cols = ("HOTA", "IDF1", "MOTA", "id_switches", "DetA", "AssA", "sequences")
+    print(f"{'':12s}" + "".join(f"{c:>12s}" for c in cols))
+    rows = [("overall", result["overall"]), *result["per_sport"].items()]
+    for name, m in rows:
+        print(f"{name:12s}" + "".join(f"{m[c]:12.3f}" if isinstance(m[c], float) else f"{m[c]:12d}" for c in cols))
+    return EXIT_OK
+
+
+def _evaluate_pose(args) -> int:
+    from tagging.evaluate.pose import AnnotationError, evaluate, load_dataset
+    from tagging.pose.models import ModelFetchError, configure_tensorflow
+    from tagging.pose.stage import PoseStageConfig, build_estimator
+
+    try:
+        dataset = load_dataset(args.annotations, args.images)
+    except AnnotationError as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    config = PoseStageConfig(backend=args.backend,
+                             detector=DetectorConfig(model=args.detector, tile_px=args.tile_px),
+                             pose=PoseConfig(crop_model=args.crop_model, flip_test=args.flip_test == "on"))
+    try:
+        configure_tensorflow(device=args.device)
+        estimator = build_estimator(config)
+    except (ModelFetchError, ValueError, RuntimeError) as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    try:
+        result = evaluate(dataset, estimator, log=log)
+    except AnnotationError as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    result["backend"] = config.model_id
+    if args.json:
+        print(json.dumps(result))
+        return EXIT_OK
+    print(f"{dataset.path.name} ({result['format']}): {result['images']} images, {result['people']} people, "
+          f"backend {config.model_id}, {result['predicted_people']} people predicted")
+    for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75"):
+        if key in result:
+            print(f"  OKS {key:5s} {result[key]:.3f}")
+    if "PCKh" in result:
+        print(f"  PCKh@{result['PCKh_threshold']} {result['PCKh']:.3f} over {result['PCKh_people']} people; "
+              f"joints scored: {', '.join(result['scored_joints'])}")
+    if "ignored_joints" in result:
+        print(f"  (PoseTrack18: not scored: {', '.join(result['ignored_joints'])}; "
+              "people in ignore regions dropped)")
+    return EXIT_OK
+
+
+def _evaluate_events(args) -> int:
+    from tagging.evaluate.events import LabelsError, evaluate_events, format_report, read_labels
+    from tagging.events.model import EventModelError, resolve_events_model
+    from tagging.events.training_data import read_sequences, tag_sequences
+    from tagging.tables.queries import read_table
+
+    try:
+        labels = read_labels(args.labels)
+        if args.events_model:
+            model = resolve_events_model(args.events_model)
+            events = tag_sequences(read_sequences(args.tags, sorted(set(labels.video_id))), model)
+            source = model.name
+        else:
+            events = read_table(args.tags, "events")
+            source = f"{args.tags}/events"
+    except (LabelsError, EventModelError, FileNotFoundError) as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    result = evaluate_events(labels, events)
+    if args.json:
+        print(json.dumps({"events_from": source, "mAP": result["mAP"],
+                          "ap": {c: r["ap"] for c, r in result["classes"].items()},
+                          "classes": result["classes"], "confusion": result["confusion"]}, indent=1))
+    else:
+        print(format_report(result, f"events from {source}"))
+    return EXIT_OK
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="matchtag evaluate")
+    sub = parser.add_subparsers(dest="what", required=True)
+
+    cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
+    cov.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    cov.add_argument("--json", action="store_true", help="print one JSON object")
+    cov.set_defaults(handler=_evaluate_coverage)
+
+    p = sub.add_parser("pose", help="OKS AP / PCKh of our detector + pose stage on annotated images")
+    p.add_argument("--annotations", required=True, help="COCO-style keypoint JSON (COCO-17, PoseTrack18, JHMDB/MPII)")
+    p.add_argument("--images", required=True, help="directory the annotations' file_name entries are relative to")
+    p.add_argument("--backend", choices=POSE_BACKENDS, default="topdown",
+                   help="topdown: detector + MoveNet crops (default); posenet: detector + PoseNet crops; "
+                        "multipose: MoveNet MultiPose")
+    p.add_argument("--detector", choices=("centernet", "nanodet"), default=DetectorConfig.model)
+    p.add_argument("--flip-test", dest="flip_test", choices=("on", "off"), default="on",
+                   help="average each crop's pose with its mirrored crop's (default on, as in `matchtag run`)")
+    p.add_argument("--crop-model", dest="crop_model", choices=("movenet-lightning", "movenet-thunder"),
+                   default=PoseConfig.crop_model, help="MoveNet model on the crops (topdown backend)")
+    p.add_argument("--tile-px", dest="tile_px", type=int, default=DetectorConfig.tile_px,
+                   help="detector tiles: -1 automatic (default), 0 whole frame only, N tiles of N px")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default=None,
+                   help="TensorFlow device (default: $MATCHTAG_DEVICE, else auto)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_evaluate_pose)
+
+    trk = sub.add_parser("tracking", help="tracker on MOT ground truth with seeded simulated detections "
+                                          "(docs/tracking.md)")
+    trk.add_argument("--gt", required=True, help="MOT-format directory: <seq>/gt/gt.txt and <seq>/seqinfo.ini")
+    trk.add_argument("--noise-seed", type=int, default=0, help="seed of the detection noise (default 0)")
+    trk.add_argument("--mode", choices=("offline", "online"), default="offline",
+                     help="offline: whole-video association (default); online: frame by frame only")
+    trk.add_argument("--chunk-frames", type=int, help="track in segments of this many frames, then stitch")
+    trk.add_argument("--overlap-frames", type=int, default=50, help="overlap of the segments (default 50 = 2 s)")
+    trk.add_argument("--seqs", nargs="+", help="only these sequences")
+    trk.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
+    trk.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    trk.add_argument("--json", action="store_true", help="print one JSON object")
+    trk.set_defaults(handler=_evaluate_tracking)
+
+    ev = sub.add_parser("events", help="DFL-style AP of tagged events against a labels CSV (docs/events.md)")
+    ev.add_argument("--labels", required=True,
+                    help="labels CSV: video_id, event_type, start_ms, end_ms [, track_id, peak_ms]")
+    ev.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    ev.add_argument("--events-model", dest="events_model",
+                    help="re-tag the poses table with this model (default|rules|FILE) instead of "
+                         "reading the events table")
+    ev.add_argument("--json", action="store_true", help="print per-class AP and mAP as one JSON object")
+    ev.set_defaults(handler=_evaluate_events)
+
+    args = parser.parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,61 @@
+"""The tagging pipeline's graph: decode -> pose -> track -> events -> write, one named transform each."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.options import MatchtagOptions, stage_config, tagging_config
+from pipeline.transforms import (
+    DecodeFrames,
+    DecodeSettings,
+    EstimatePoses,
+    FormatTables,
+    GroupByTrack,
+    TagEvents,
+    TrackPlayers,
+    WriteTables,
+)
+from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
+from tagging.video.inputs import VideoJob
+
+
+def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], run_id: str):
+    """Add the matchtag stages to ``pipeline`` for ``jobs``."""
+    config = stage_config(opts)
+    backend = f"replay:{opts.poses_from}" if opts.pose == "replay" else config.model_id
+    settings = DecodeSettings(output=opts.output, run_id=run_id, tagging_config=tagging_config(opts),
+                              pose_backend=backend, stride=opts.stride, max_frames=opts.max_frames,
+                              range_frames=opts.range_frames, skip_existing=opts.skip_existing,
+                              progress=_progress_enabled(opts, pipeline.options))
+    decoded = (pipeline
+               | "ListVideos" >> beam.Create(jobs)
+               | "DecodeFrames" >> DecodeFrames(settings))
+    if opts.pose == "replay":
+        from pipeline.replay import ReplayPoses
+
+        poses = decoded["frames"] | "ReplayPoses" >> ReplayPoses(opts.poses_from)
+    else:
+        poses = decoded["frames"] | "EstimatePoses" >> EstimatePoses(config, opts.inference_batch_size)
+    tracker = PIPELINE_TRACKER_CONFIG
+    if opts.relink == "off":
+        tracker = replace(tracker, relink_max_cost=0.0)
+    tracked = poses | "TrackPlayers" >> TrackPlayers(tracker, chunk_s=opts.track_chunk_s,
+                                                     overlap_s=opts.track_overlap_s, stride=opts.stride)
+    tracks = tracked | "GroupByTrack" >> GroupByTrack()
+    tables = {"frames": tracked, "tracks": tracks} | "FormatTables" >> FormatTables()
+    tables["events"] = tracks | "TagEvents" >> TagEvents(opts.events_model)
+    tables["videos"] = decoded["videos"]
+    tables["skipped"] = decoded["skipped"]
+    return tables | "WriteTables" >> WriteTables(opts.output, run_id, [j.video_id for j in jobs])
+
+
+def _progress_enabled(opts: MatchtagOptions, options: PipelineOptions) -> bool:
+    runner = (options.view_as(StandardOptions).runner or "").lower()
+    local = runner in ("", "fnapirunner", "directrunner", "bundlebaseddirectrunner")
+    if opts.progress == "auto":
+        return local and sys.stderr.isatty()
+    return opts.progress == "on" and local
