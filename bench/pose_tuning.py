@@ -2,7 +2,7 @@
 
     MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py tiles        # DFL wide shot: tiles x detector x crop model
     MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py crop-scale   # OKS AP vs crop scale, COCO + PoseTrack18
-    MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py small-people # OKS AP vs person height, Lightning vs Thunder
+    MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py small-people # OKS AP vs person height: Lightning vs Thunder, flip test on/off
 
 Data: ``../shared/data`` (or ``$MATCHTAG_SHARED_DATA``).  The accuracy studies use a
 handful of annotated people: they rank options, they are not benchmark results.
@@ -92,8 +92,8 @@ def small_people(args) -> None:
     coco, _ = _datasets()
     images = {im["id"]: cv2.imread(str(coco.images_dir / im["file_name"]))[..., ::-1] for im in coco.data["images"]}
     det = PersonDetector(M.load_graph("centernet"), DetectorConfig(tile_px=0))
-    models = {n: M.load_graph(n) for n in ("movenet-lightning", "movenet-thunder")}
-    for s in (1.0, 0.5, 0.3, 0.2):
+    models = {n: M.load_graph(n) for n in args.crop_models}
+    for s in args.scales:
         shrunk = copy.deepcopy(coco)
         for a in shrunk.data["annotations"]:
             k = np.asarray(a["keypoints"], float).reshape(-1, 3)
@@ -105,15 +105,21 @@ def small_people(args) -> None:
         small = {i: np.ascontiguousarray(cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
                  for i, im in images.items()}
         for name, model in models.items():
-            est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=name))
-            r = oks_ap(shrunk, {i: est(im) for i, im in small.items()})
-            print(f"scale {s:3.1f} (median person {np.median(heights):4.0f} px) {name:17s}: "
-                  f"AP {r['AP']:.3f} AR {r['AR']:.3f}", flush=True)
+            for flip in (False, True):
+                est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=name, flip_test=flip,
+                                                                   flip_min_height_px=0.0))
+                r = oks_ap(shrunk, {i: est(im) for i, im in small.items()})
+                print(f"scale {s:4.2f} (median person {np.median(heights):4.0f} px) {name:17s} "
+                      f"flip {'on ' if flip else 'off'}: AP {r['AP']:.3f} AR {r['AR']:.3f}", flush=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", choices=("tiles", "crop-scale", "small-people"))
+    ap.add_argument("--crop-models", nargs="+", default=["movenet-lightning", "movenet-thunder"],
+                    help="small-people: crop models to compare")
+    ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5, 0.3, 0.2],
+                    help="small-people: image scales (1.0 = original size)")
     args = ap.parse_args(argv)
     {"tiles": tiles, "crop-scale": crop_scale, "small-people": small_people}[args.study](args)
     return 0

@@ -55,8 +55,9 @@ class _SharedEstimatorHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     def load_model(self):
         return shared_estimator(self._config)
 
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(int(a.nbytes) for a in batch)
+    def get_num_bytes(self, batch: Sequence) -> int:
+        # elements are arrays, or (crop, flip) pairs for the crop step
+        return sum(int((a[0] if isinstance(a, tuple) else a).nbytes) for a in batch)
 
     def get_metrics_namespace(self) -> str:
         return self.namespace
@@ -94,7 +95,7 @@ class DetectModelHandler(_SharedEstimatorHandler):
 
 
 class CropPoseModelHandler(_SharedEstimatorHandler):
-    """Top-down step 2: person crops (S, S, 3) uint8 -> (17, 3) (y, x, score) in the crop.
+    """Top-down step 2: ``(crop (S, S, 3) uint8, flip test: bool)`` -> (17, 3) (y, x, score) in the crop.
 
     BatchElements hands it up to ``max_batch_size`` crops at a time, from any frames;
     the crop model runs them in one call (tagging.pose.movenet.BatchedMoveNet).
@@ -103,7 +104,7 @@ class CropPoseModelHandler(_SharedEstimatorHandler):
     def __init__(self, config: PoseStageConfig, max_batch_size: int = 16):
         super().__init__(config, max_batch_size)
 
-    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args: Optional[dict] = None
+    def run_inference(self, batch: Sequence[tuple[np.ndarray, bool]], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:
-        raw = model.run_crops(np.stack(batch))
+        raw = model.run_crops(np.stack([crop for crop, _ in batch]), np.array([flip for _, flip in batch], bool))
         return [PredictionResult(example=None, inference=r, model_id=self._config.pose.crop_model) for r in raw]

@@ -188,8 +188,11 @@ def tagging_config(opts: MatchtagOptions) -> str:
         from tagging.events.model import resolve_events_model
 
         options["events_model"] = f"{options['events_model']}={resolve_events_model(options['events_model']).name}"
+    # The pose stage's own id carries settings that are not options (e.g. the flip test's
+    # height threshold), so a change of default there also changes the config.
+    pose = "replay" if opts.pose == "replay" else stage_config(opts).model_id
     return json.dumps({"matchtag": __version__, "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",
-                       "options": options}, sort_keys=True, separators=(",", ":"), default=str)
+                       "pose_stage": pose, "options": options}, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _matchtag_actions():

@@ -16,23 +16,36 @@ from tagging.track.teams import torso_colours
 
 
 class _ReplayFn(beam.DoFn):
-    def __init__(self, tags_dir: str):
+    """Looks frames up in the stored poses, a window of ``window_frames`` at a time: memory
+    stays bounded however long the match (a 90-minute match is millions of pose rows)."""
+
+    def __init__(self, tags_dir: str, window_frames: int = 1500):
         self.tags_dir = tags_dir
+        self.window_frames = window_frames
         self.people = Metrics.counter("matchtag", "people_detected")
-        self._video = None
+        self._window: tuple[str, int, int] | None = None
         self._frames: dict[int, FramePoses] = {}
 
-    def _load(self, video_id: str) -> None:
-        from tagging.tables.queries import frame_poses, read_table
+    def _load(self, video_id: str, frame_index: int) -> None:
+        import pyarrow.dataset as ds
 
-        poses = read_table(self.tags_dir, "poses", video_id)
+        from tagging.tables.queries import frame_poses
+        from tagging.tables.store import table_dataset
+
+        start = frame_index - frame_index % self.window_frames
+        stop = start + self.window_frames
+        # pushed down to the Parquet scan: only this window's row groups are read
+        window = ((ds.field("video_id") == video_id) & (ds.field("frame_index") >= start)
+                  & (ds.field("frame_index") < stop))
+        poses = table_dataset(self.tags_dir, "poses").to_table(filter=window).to_pandas()
         self._frames = {int(i): frame_poses(g) for i, g in poses.groupby("frame_index")}
-        self._video = video_id
+        self._window = (video_id, start, stop)
 
     def process(self, element):
         (video_id, frame_index, ts), image = element
-        if video_id != self._video:  # ranges arrive one video at a time per worker
-            self._load(video_id)
+        w = self._window
+        if w is None or w[0] != video_id or not w[1] <= frame_index < w[2]:
+            self._load(video_id, int(frame_index))
         poses = self._frames.get(int(frame_index), FramePoses.empty())
         # fresh track ids; torso colours from the decoded frame (not stored), for the teams
         poses = FramePoses(poses.xyxy, poses.box_score, poses.keypoints, poses.score,

@@ -64,11 +64,13 @@ class EstimatePoses(beam.PTransform):
         located = frames | "Detect" >> RunInference(
             KeyedModelHandler(DetectModelHandler(config, self._max_batch_size)))
 
+        assembler = TopDownPoseEstimator(None, None, config.pose)
+
         def split_crops(result):
             (video_id, frame_index, _ts), prediction = result
-            _dets, _boxes, crops, _colours = prediction.inference
-            for person, crop in enumerate(crops):
-                yield (video_id, frame_index, person), crop
+            dets, _boxes, crops, _colours = prediction.inference
+            for person, (crop, flip) in enumerate(zip(crops, assembler.flip_mask(dets))):
+                yield (video_id, frame_index, person), (crop, bool(flip))
 
         def frame_meta(result):
             (video_id, frame_index, ts), prediction = result
@@ -78,8 +80,6 @@ class EstimatePoses(beam.PTransform):
         def by_frame(result):
             (video_id, frame_index, person), prediction = result
             return (video_id, frame_index), (person, prediction.inference)
-
-        assembler = TopDownPoseEstimator(None, None, config.pose)
 
         def assemble(key, grouped):
             video_id, frame_index = key

@@ -305,3 +305,20 @@ def test_flip_test_averages_the_mirrored_crop_in_one_call():
     # (which gets no +0.1) mapped onto the left: (0.3 + 0.3) / 2
     np.testing.assert_allclose(flipped[:, KP["left_wrist"], 1], (0.3 + 0.3) / 2, atol=1e-6)
     np.testing.assert_allclose(flipped[:, KP["right_wrist"], 1], (0.2 + (1 - 0.8)) / 2, atol=1e-6)
+
+
+def test_flip_test_only_for_people_tall_enough():
+    crops = np.zeros((3, 10, 10, 3), np.uint8)
+    crops[:, 4, 2] = 255
+    model = _BrightSpotModel()
+    est = TopDownPoseEstimator(None, model, PoseConfig(flip_test=True, flip_min_height_px=50))
+    dets = Detections(np.array([[0, 0, 10, 20], [0, 0, 10, 60], [0, 0, 10, 49.9]], np.float32),
+                      np.full(3, 0.9, np.float32))
+    mask = est.flip_mask(dets)
+    assert mask.tolist() == [False, True, False]
+    out = est.run_crops(crops, mask)
+    assert model.calls == [4]                                # 3 crops + 1 mirrored, one call
+    np.testing.assert_allclose(out[[0, 2], KP["nose"], 1], 0.2)          # not flipped
+    np.testing.assert_allclose(out[1, KP["nose"], 1], 0.25, atol=1e-6)   # flipped and averaged
+    off = TopDownPoseEstimator(None, model, PoseConfig(flip_test=False, flip_min_height_px=0))
+    assert not off.flip_mask(dets).any()

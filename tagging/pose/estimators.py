@@ -43,6 +43,12 @@ class PoseConfig:
     # twice the crop-model work; gained +0.013 OKS AP on COCO and on PoseTrack18, and
     # +0.013 PCKh on PoseTrack18 (docs/pose.md, "Flip test").
     flip_test: bool = True
+    # ... but only for people at least this tall (person box height, frame pixels).  On
+    # COCO people shrunk to a given height the flip test gained +0.002..+0.013 AP at
+    # 64-214 px and swung from -0.061 to +0.024 at 32-43 px: below 64 px it buys nothing
+    # dependable for twice the work, and wide shots are mostly such players (docs/pose.md,
+    # "Flip test by person size").  0 = everyone.
+    flip_min_height_px: float = 64.0
     # MoveNet MultiPose is trained for a longer side of 256 px (its model card); the
     # frame is scaled to at most this and padded to multiples of 32.
     multipose_max_side: int = 256
@@ -117,22 +123,31 @@ class TopDownPoseEstimator:
             out[i] = extract_crop(frame_rgb, box, self.crop_size)
         return out
 
-    def run_crops(self, crops: np.ndarray) -> np.ndarray:
+    def flip_mask(self, dets: Detections) -> np.ndarray:
+        """(N,) bool: which people get the flip test (``flip_test`` and tall enough)."""
+        heights = dets.xyxy[:, 3] - dets.xyxy[:, 1]
+        return np.asarray(self.config.flip_test & (heights >= self.config.flip_min_height_px), bool)
+
+    def run_crops(self, crops: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
         """(N, S, S, 3) crops -> (N, 17, 3) (y, x, score) relative to each crop.
 
-        With ``flip_test``, the mirrored crops run in the same calls and the two
-        results are averaged (:func:`merge_flipped`).
+        ``flip`` (N,) bool picks the crops whose mirrored copy runs too, in the same
+        calls, the two results averaged (:func:`merge_flipped`); None = every crop when
+        ``flip_test`` is on (callers that know the boxes pass :meth:`flip_mask`).
         """
         n = len(crops)
-        if self.config.flip_test and n:
-            crops = np.concatenate([crops, crops[:, :, ::-1]])
+        flip = np.full(n, self.config.flip_test) if flip is None else np.asarray(flip, bool).reshape(n)
+        flipped = np.flatnonzero(flip)
+        if len(flipped):
+            crops = np.concatenate([crops, crops[flipped][:, :, ::-1]])
         step = max(1, self.config.max_crops_per_call)
         parts = [self.crop_model(crops[i:i + step].astype(np.int32))[0].reshape(-1, NUM_KEYPOINTS, 3)
                  for i in range(0, len(crops), step)]
         raw = np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
-        if self.config.flip_test and n:
-            return merge_flipped(raw[:n], raw[n:])
-        return raw
+        out = raw[:n].copy()
+        if len(flipped):
+            out[flipped] = merge_flipped(raw[flipped], raw[n:])
+        return out
 
     def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray,
                  appearance: np.ndarray | None = None) -> FramePoses:
@@ -153,7 +168,7 @@ class TopDownPoseEstimator:
         dets, crop_boxes, crops, colours = self.detect(frame_rgb)
         if len(dets) == 0:
             return FramePoses.empty()
-        return self.assemble(dets, crop_boxes, self.run_crops(crops), colours)
+        return self.assemble(dets, crop_boxes, self.run_crops(crops, self.flip_mask(dets)), colours)
 
 
 class MultiPoseEstimator:

@@ -282,11 +282,18 @@ class GraphModel:
             raise KeyError(f"{self.name}: no constant {name!r}")
         return tensor_util.MakeNdarray(self._consts[name].attr["value"].tensor)
 
-    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+    def _run(self, *arrays: np.ndarray):
         import tensorflow as tf
 
-        tensors = [tf.convert_to_tensor(a, dtype=d) for a, d in zip(arrays, self.input_dtypes)]
-        return [o.numpy() for o in self._fn(*tensors)]
+        return self._fn(*[tf.convert_to_tensor(a, dtype=d) for a, d in zip(arrays, self.input_dtypes)])
+
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        return [o.numpy() for o in self._run(*arrays)]
+
+    def output_devices(self, *arrays: np.ndarray) -> list[str]:
+        """The device each output was computed on (e.g. ``/job:localhost/.../device:GPU:0``):
+        whether TF really placed the graph on a GPU."""
+        return [o.device for o in self._run(*arrays)]
 
 
 def load_movenet(name: str):

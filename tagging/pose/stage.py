@@ -41,13 +41,15 @@ class PoseStageConfig:
 
     @property
     def model_id(self) -> str:
-        """What the ``videos`` table's ``pose_backend`` records, e.g. ``centernet+autotiles/movenet-thunder+flip``."""
+        """What the ``videos`` table's ``pose_backend`` records, e.g. ``centernet+autotiles/movenet-thunder+flip64px``."""
         if self.backend == "multipose":
             return "movenet-multipose"
         tiles = f"+tiles{self.detector.tile_px}" if self.detector.tile_px else ""
         if self.detector.tile_px < 0:
             tiles = "+autotiles"
-        flip = "+flip" if self.pose.flip_test else ""
+        flip = ""
+        if self.pose.flip_test:
+            flip = f"+flip{self.pose.flip_min_height_px:g}px" if self.pose.flip_min_height_px > 0 else "+flip"
         return f"{self.detector.model}{tiles}/{self.pose.crop_model}{flip}"
 
 
