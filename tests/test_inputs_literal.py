@@ -83,23 +83,7 @@ def test_a_huge_declared_frame_count_is_treated_as_unknown(tmp_path, astronaut):
     assert plan_ranges(info.frame_count, 1500) == [(0, None)]
 
 
-# --- problem 7 (manifests) and 8 (path,path) ---------------------------------------------
-
-@pytest.mark.parametrize("text, message", [
-    ("path,path\na.mp4,b.mp4\n", "column 'path' appears twice in the header"),
-    ("path,video_id\na.mp4,m1,extra\n", "line 2: 3 fields but the header has 2"),
-    ("path,video_id\na.mp4,m1\nb.mp4,m2,x,y\n", "line 3: 4 fields but the header has 2"),
-    ("path,video_id\na.mp4,12345\n", "line 2: video_id '12345' looks like a number"),
-    ("path\na.mp4\x00\n", "line 2: the path holds a NUL byte"),
-    ('path\n"a.mp4\n', "line 2: not valid CSV (unexpected end of data)"),
-])
-def test_malformed_manifests_are_one_line_errors(tmp_path, text, message):
-    m = tmp_path / "m.csv"
-    m.write_text(text)
-    with pytest.raises(ManifestError, match=re.escape(message)) as err:
-        read_manifest(str(m))
-    assert str(m) in str(err.value) and "\n" not in str(err.value)
-
+# --- problem 7 (manifests) and 8 (path,path): the parser's cases are in tests/test_batch.py -----
 
 def test_malformed_manifest_run_exits_2_with_one_line(tmp_path, capsys):
     m = tmp_path / "m.csv"

@@ -65,9 +65,17 @@ def _write(scratch: str, name: str, text: str) -> str:
     return path
 
 
-def _one_line_naming(message: str, path: str) -> None:
-    assert path in message, message
-    assert "\n" not in message.replace(path, ""), message
+def _parse(parser, error_type, path: str):
+    """``parser(path)``, or None when it raised ``error_type`` in one line naming the file.
+
+    Any other exception propagates and fails the property."""
+    try:
+        return parser(path)
+    except error_type as exc:
+        message = str(exc)
+        assert path in message, message
+        assert "\n" not in message.replace(path, ""), message
+        return None
 
 
 # --- manifests ----------------------------------------------------------------------------
@@ -75,11 +83,8 @@ def _one_line_naming(message: str, path: str) -> None:
 @BOUNDED
 @given(text=csv_texts())
 def test_manifest_parser_returns_clean_rows_or_one_documented_error(scratch, text):
-    path = _write(scratch, "manifest.csv", text)
-    try:
-        entries = read_manifest(path)
-    except ManifestError as exc:
-        _one_line_naming(str(exc), path)
+    entries = _parse(read_manifest, ManifestError, _write(scratch, "manifest.csv", text))
+    if entries is None:
         return
     assert entries
     for video, video_id, metadata in entries:
@@ -95,10 +100,7 @@ def test_manifest_parser_on_arbitrary_bytes(scratch, data):
     path = os.path.join(scratch, "bytes.csv")
     with open(path, "wb") as fh:
         fh.write(data)
-    try:
-        read_manifest(path)
-    except ManifestError as exc:
-        _one_line_naming(str(exc), path)
+    _parse(read_manifest, ManifestError, path)
 
 
 # --- labels -------------------------------------------------------------------------------
@@ -111,11 +113,8 @@ LABEL_HEADER = st.sampled_from(["video_id", "event_type", "start_ms", "end_ms", 
 @BOUNDED
 @given(text=csv_texts(header_names=LABEL_HEADER, cell=LABEL_CELL))
 def test_labels_parser_returns_a_clean_frame_or_one_documented_error(scratch, text):
-    path = _write(scratch, "labels.csv", text)
-    try:
-        df = read_labels(path)
-    except LabelsError as exc:
-        _one_line_naming(str(exc), path)
+    df = _parse(read_labels, LabelsError, _write(scratch, "labels.csv", text))
+    if df is None:
         return
     assert list(df.columns) == ["video_id", "event_type", "start_ms", "end_ms", "peak_ms", "track_id"]
     assert (df.end_ms >= df.start_ms).all()
