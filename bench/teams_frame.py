@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline.main import stored_video_ids  # noqa: E402
 from tagging.core.keypoints import KEYPOINT_NAMES  # noqa: E402
 from tagging.core.types import FramePoses  # noqa: E402
 from tagging.track.sequences import track_frames  # noqa: E402
 from tagging.track.teams import assign_teams, colour_per_track, torso_colours  # noqa: E402
-from pipeline.main import stored_video_ids  # noqa: E402
 from tagging.video.ids import assign_video_ids  # noqa: E402
 from tagging.video.inputs import expand_inputs  # noqa: E402
 from tagging.video.reader import FrameReader  # noqa: E402

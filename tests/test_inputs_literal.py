@@ -14,10 +14,9 @@ import pytest
 
 from pipeline.cli import main as cli
 from pipeline.main import jobs_for, stored_video_ids
-from pipeline.options import parse_run_args
-from tagging.video.inputs import ManifestError, expand_inputs, read_manifest, video_jobs
+from pipeline.options import UsageError, parse_run_args
+from tagging.video.inputs import expand_inputs, video_jobs
 from tagging.video.reader import VideoError, probe
-
 
 # --- problem 8: inputs silently taken as something else -----------------------------------
 
@@ -143,3 +142,16 @@ def test_a_path_keeps_its_stored_id_when_batch_mates_share_its_name(tmp_path):
     ids = {j.path: j.video_id for j in jobs_for(opts)}
     assert ids[d1] == "same" and re.fullmatch(r"same-[0-9a-f]{8}", ids[d2])
     assert stored_video_ids(str(out)) == {d1: "same"}
+
+
+def test_a_manifest_id_cannot_store_a_stored_file_a_second_time(tmp_path):
+    clip = tmp_path / "final.mp4"
+    clip.write_bytes(b"x")
+    out = tmp_path / "tags"
+    _commit_fake_videos_row(out, "final", str(clip))
+    (tmp_path / "m.csv").write_text("path,video_id\nfinal.mp4,cup-final\n")
+    _, opts = parse_run_args(["--manifest", str(tmp_path / "m.csv"), "--output", str(out)])
+    with pytest.raises(UsageError, match="already holds the file as video_id 'final', not 'cup-final'"):
+        jobs_for(opts)
+    (tmp_path / "m.csv").write_text("path,video_id\nfinal.mp4,final\n")
+    assert [j.video_id for j in jobs_for(opts)] == ["final"]

@@ -148,6 +148,12 @@ def video_jobs(inputs: list[str], manifest: str | None = None, match_uri: Option
                                     f"{len(paths)} files")
             if video_id in explicit.values() and explicit.get(paths[0]) != video_id:
                 raise ManifestError(f"manifest: video_id {video_id!r} is given to two different files")
+            stored = (known_ids or {}).get(paths[0])
+            if stored is not None and stored != video_id:
+                # Taking the new id would store the same file twice in one output.
+                raise ManifestError(f"manifest row {pattern!r}: this output already holds the file as "
+                                    f"video_id {stored!r}, not {video_id!r}; use {stored!r}, or remove its "
+                                    "partitions first to rename it")
             explicit[paths[0]] = video_id
         for p in paths:
             meta.setdefault(p, {}).update(metadata)
