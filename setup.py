@@ -41,6 +41,7 @@ setup(
             "scikit-image>=0.25,<0.27",   # real test images (astronaut)
             "av>=14,<19",                 # writes H.264 test clips (cv2-headless cannot)
             "motmetrics>=1.4,<1.5",       # matchtag evaluate tracking: IDF1, MOTA, ID switches
+            "hypothesis>=6.100,<7",       # property tests of the parsers and video ids (seeded, bounded)
             # trackeval (HOTA) is installed separately with --no-deps: it requires the
             # GUI opencv-python, which would clash with opencv-python-headless.
             # pip install --no-deps "trackeval>=1.3,<1.4"   (see README, Test)

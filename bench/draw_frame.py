@@ -14,9 +14,10 @@ import sys
 import cv2
 import pandas as pd
 
+from pipeline.main import stored_video_ids
 from tagging.draw.frame import draw_poses
 from tagging.tables.queries import frame_poses, read_table
-from tagging.video.ids import unique_video_ids
+from tagging.video.ids import assign_video_ids
 from tagging.video.inputs import expand_inputs
 from tagging.video.reader import FrameReader
 
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
                     help="colour people by the tracks table's team (a red, b blue, other yellow)")
     args = ap.parse_args(argv)
     path = expand_inputs([args.video])[0]
-    video_id = unique_video_ids([path])[path]
+    video_id = assign_video_ids([path], stored_video_ids(args.tags_dir))[path]  # the id the run stored
     poses = read_table(args.tags_dir, "poses", video_id)
     rows = poses[poses["frame_index"] == args.frame]
     for frame in FrameReader(path):

@@ -21,11 +21,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline.main import stored_video_ids  # noqa: E402
 from tagging.core.keypoints import KEYPOINT_NAMES  # noqa: E402
 from tagging.core.types import FramePoses  # noqa: E402
 from tagging.track.sequences import track_frames  # noqa: E402
 from tagging.track.teams import assign_teams, colour_per_track, torso_colours  # noqa: E402
-from tagging.video.ids import unique_video_ids  # noqa: E402
+from tagging.video.ids import assign_video_ids  # noqa: E402
+from tagging.video.inputs import expand_inputs  # noqa: E402
 from tagging.video.reader import FrameReader  # noqa: E402
 
 TEAM_RGB = {"a": (230, 40, 40), "b": (40, 90, 255), "other": (255, 220, 0), None: (170, 170, 170)}
@@ -54,7 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frame", type=int, default=80)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    video_id = unique_video_ids([args.video])[args.video]
+    path = expand_inputs([args.video])[0]
+    video_id = assign_video_ids([path], stored_video_ids(args.tags))[path]  # the id the run stored
     tracked = track_frames(load_frames(args.tags, video_id))
     by_index = {f: p for f, _, p in tracked}
     colours: dict[int, list] = {}

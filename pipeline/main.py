@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline.commit import StagingLock, cleanup_staging
 from pipeline.graph import build
 from pipeline.options import UsageError, parse_run_args, tagging_config, validate
+from schemas.tables import PARTITION_COLUMN
 from tagging.video.inputs import ManifestError, VideoJob, video_jobs
 
 LOG = logging.getLogger("matchtag")
@@ -38,10 +39,33 @@ def _open_uri(path: str) -> bytes:
         return fh.read()
 
 
+def stored_video_ids(output: str) -> dict[str, str]:
+    """path -> video_id of every video committed in ``output`` (its ``videos`` table): the
+    registry that keeps a path on one id across batches.  Local or remote outputs."""
+    import pyarrow.parquet as pq
+
+    pattern = FileSystems.join(output, "videos", f"{PARTITION_COLUMN}=*", "*.parquet")
+    ids: dict[str, str] = {}
+    for path in sorted(_match_uri(pattern)):
+        video_id = path.rsplit("/", 2)[-2].split("=", 1)[1]
+        try:
+            with FileSystems.open(path) as fh:
+                stored = pq.read_table(fh, columns=["path"]).column("path").to_pylist()
+        except Exception:  # a damaged file is skipped (its video counts as new), not a crash
+            continue
+        for p in stored:
+            # An output written before ids were stable may hold a path under two ids:
+            # keep the first in sorted order, the plain name before its hashed variants.
+            if p is not None and (p not in ids or video_id < ids[p]):
+                ids[p] = video_id
+    return ids
+
+
 def jobs_for(opts) -> list[VideoJob]:
     """The videos of ``opts`` (inputs and manifest); :class:`UsageError` when they cannot be listed."""
     try:
-        return video_jobs(opts.inputs, opts.manifest, match_uri=_match_uri, open_uri=_open_uri)
+        return video_jobs(opts.inputs, opts.manifest, match_uri=_match_uri, open_uri=_open_uri,
+                          known_ids=stored_video_ids(opts.output))
     except ManifestError as exc:
         raise UsageError(str(exc)) from None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -146,6 +147,7 @@ def validate(opts: MatchtagOptions) -> None:
     """Raise :class:`UsageError` for arguments that cannot work."""
     if not opts.output:
         raise UsageError("--output DIR is required")
+    _check_output(opts.output)
     if not opts.inputs and not opts.manifest:
         raise UsageError("give at least one INPUT video (path, glob or URI) or --manifest FILE.csv")
     if opts.stride < 1:
@@ -170,6 +172,26 @@ def validate(opts: MatchtagOptions) -> None:
             load_event_model(opts.events_model)   # fail before any video is read
         except EventModelError as exc:
             raise UsageError(f"--events-model: {exc}") from None
+
+
+def _check_output(output: str) -> None:
+    """A local ``--output`` must be a folder we can write in; created when missing.
+
+    Checked by writing a file, not with ``os.access``: root passes ``access`` on a
+    read-only mount, and the run would then fail only when the first video commits.
+    Object-store outputs are left to the runner.
+    """
+    if "://" in output:
+        return
+    if os.path.lexists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output {output}: is a file, not a folder")
+    try:
+        os.makedirs(output, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".matchtag-write-check-", dir=output)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write there ({exc.strerror or exc})") from None
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:

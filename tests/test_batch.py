@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,12 +81,20 @@ def test_manifest_rows_ids_and_metadata(tmp_path):
     ("file,x\na.mp4,1\n", "needs a header row with a 'path' column"),
     ("path,video_id\n,abc\n", "line 2: empty 'path'"),
     ("path,video_id\na.mp4,../evil\n", "line 2: video_id '../evil' must be"),
+    # issue 13: each of these was silently misread, or a traceback, before
+    ("path,path\na.mp4,b.mp4\n", "column 'path' appears twice in the header"),
+    ("path,video_id\na.mp4,m1,extra\n", "line 2: 3 fields but the header has 2"),
+    ("path,video_id\na.mp4,m1\nb.mp4,m2,x,y\n", "line 3: 4 fields but the header has 2"),
+    ("path,video_id\na.mp4,12345\n", "line 2: video_id '12345' looks like a number"),
+    ("path\na.mp4\x00\n", "line 2: the path holds a NUL byte"),
+    ('path\n"a.mp4\n', "line 2: not valid CSV (unexpected end of data)"),
 ])
 def test_bad_manifests_name_file_and_line(tmp_path, text, message):
     m = tmp_path / "m.csv"
     m.write_text(text)
-    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(ManifestError, match=re.escape(message)) as err:
         read_manifest(str(m))
+    assert str(m) in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("flags, message", [

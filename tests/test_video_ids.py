@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tagging.video.ids import unique_video_ids, video_id_for
+from tagging.video.ids import assign_video_ids, manifest_id_problem, reader_safe, video_id_for
 from tagging.video.reader import FrameReader, VideoError, probe
 
 SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -22,6 +22,8 @@ SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
     ("2023.mp4", "video_2023"),
     ("/x/007.avi", "video_007"),
     ("-123.mp4", "video_123"),
+    ("2024-08-23.mp4", "video_2024-08-23"),
+    ("nan.mp4", "video_nan"),
     (".hidden.mp4", "hidden"),
     ("..mp4", "mp4"),
     ("...", "video"),
@@ -42,7 +44,7 @@ def test_video_id_for_is_always_path_safe(path):
     assert vid and SAFE.match(vid), vid
     assert not vid.startswith(".")
     assert vid not in (".", "..")
-    assert not vid.isdigit()
+    assert not vid.isdigit() and reader_safe(vid)
     assert len(vid) <= 80 + len("video_")
     assert "/" not in vid
 
@@ -51,30 +53,46 @@ def test_video_id_for_max_len():
     assert video_id_for("a" * 100 + ".mp4", max_len=10) == "a" * 10
 
 
-def test_unique_video_ids_collisions_get_distinct_ids():
-    paths = ["/day1/match.mp4", "/day2/match.mp4", "/day2/match.mkv", "/day1/final.mp4"]
-    ids = unique_video_ids(paths)
-    assert set(ids) == set(paths)
-    assert ids["/day1/final.mp4"] == "final"           # no collision: plain id
-    colliding = [ids[p] for p in paths[:3]]
-    assert len(set(colliding)) == 3
-    for vid in colliding:
-        assert re.fullmatch(r"match-[0-9a-f]{8}", vid), vid
-        assert SAFE.match(vid)
-    # deterministic, independent of order
-    assert unique_video_ids(list(reversed(paths))) == ids
-    assert unique_video_ids(paths) == ids
+def test_a_rerun_of_the_same_path_keeps_its_id_whatever_else_is_in_the_batch():
+    """Issue 13, problem 5: `run d1/same.mp4`, then `run d1/same.mp4 d2/same.mp4`."""
+    first = assign_video_ids(["/d1/same.mp4"])
+    assert first == {"/d1/same.mp4": "same"}
+    second = assign_video_ids(["/d1/same.mp4", "/d2/same.mp4"], known=first)
+    assert second["/d1/same.mp4"] == "same"                       # not stored a second time
+    assert re.fullmatch(r"same-[0-9a-f]{8}", second["/d2/same.mp4"])
+    third = assign_video_ids(["/d2/same.mp4"], known={**first, **second})
+    assert third["/d2/same.mp4"] == second["/d2/same.mp4"]        # and d2 keeps its own
 
 
-def test_unique_video_ids_no_collision_is_identity_of_video_id_for():
-    paths = ["a/Match 1.mp4", "b/2023.mp4"]
-    assert unique_video_ids(paths) == {"a/Match 1.mp4": "Match_1", "b/2023.mp4": "video_2023"}
+def test_new_names_in_one_batch_get_distinct_ids_in_path_order():
+    paths = ["/day2/match.mp4", "/day1/match.mp4", "/day2/match.mkv", "/day1/final.mp4"]
+    ids = assign_video_ids(paths)
+    assert ids["/day1/final.mp4"] == "final"
+    assert ids["/day1/match.mp4"] == "match"                      # first in sorted order
+    assert len({ids[p] for p in paths}) == 4
+    assert all(re.fullmatch(r"match-[0-9a-f]{8}", ids[p]) for p in ("/day2/match.mkv", "/day2/match.mp4"))
+    assert assign_video_ids(list(reversed(paths))) == ids         # order of the arguments does not matter
 
 
-def test_unique_video_ids_names_that_slug_to_the_same_id():
-    ids = unique_video_ids(["x/Match 1.mp4", "x/Match_1.mp4"])
-    assert len(set(ids.values())) == 2
-    assert all(v.startswith("Match_1-") for v in ids.values())
+def test_a_name_taken_in_the_output_or_by_a_manifest_id_is_not_reused():
+    ids = assign_video_ids(["/new/match.mp4", "/x/final.mp4"], known={"/old/match.mp4": "match"},
+                           reserved=["final"])
+    assert ids["/new/match.mp4"].startswith("match-") and ids["/x/final.mp4"].startswith("final-")
+
+
+@pytest.mark.parametrize("vid, safe", [
+    ("12345", False), ("1e5", False), ("nan", False), ("inf", False), ("2024-08-23", False), ("12_30", False),
+    ("m12345", True), ("bl-2024-01", True), ("video_2023", True), ("e", True),
+])
+def test_reader_safe_ids(vid, safe):
+    assert reader_safe(vid) is safe
+
+
+def test_all_digit_manifest_id_is_refused_with_a_way_out():
+    """Issue 13, problem 6: `12345` would come back from pandas/DuckDB/Spark as a number."""
+    problem = manifest_id_problem("12345")
+    assert "number" in problem and "m12345" in problem
+    assert manifest_id_problem("m12345") is None
 
 
 # ----------------------------------------------------------------------- errors

@@ -6,7 +6,7 @@ import argparse
 
 from pipeline.commands import EXIT_OK, EXIT_USAGE, EXIT_VIDEO_FAILED
 from pipeline.logs import log
-from tagging.pose.models import ModelFetchError, fetch_models
+from tagging.pose.models import ModelFetchError, fetch_models, verify_models
 
 SUMMARY = "tag videos: pose, tracks, teams and events into Parquet tables"
 
@@ -34,7 +34,9 @@ def main(argv: list[str]) -> int:
     try:
         # Fetch in the launcher, with progress, so workers on this machine find them.
         if opts.pose != "replay":
-            fetch_models(stage_config(opts).model_names, log=log)
+            names = stage_config(opts).model_names
+            fetch_models(names, log=log)
+            verify_models(names)  # a damaged cache fails here, before any video is read
     except ModelFetchError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE

@@ -57,7 +57,8 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype={"video_id": str, "event_type": str})
     except Exception as exc:
-        raise LabelsError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
+        detail = " ".join(str(exc).split())  # pandas' parser messages end in a newline
+        raise LabelsError(f"{path}: not a readable CSV ({type(exc).__name__}: {detail})") from None
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise LabelsError(f"{path}: missing column(s) {', '.join(missing)}; "

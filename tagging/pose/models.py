@@ -86,6 +86,14 @@ class ModelFetchError(RuntimeError):
     """Fetching or converting the model package failed; the message is one line."""
 
 
+class ModelIntegrityError(ModelFetchError):
+    """A cached model does not match what was recorded when it was converted; one line
+    naming the file and how to refetch."""
+
+
+REFETCH = "run `matchtag models fetch --force`"
+
+
 def cache_dir() -> Path:
     """Directory holding converted models (created on demand)."""
     env = os.environ.get("MATCHTAG_CACHE_DIR")
@@ -195,6 +203,60 @@ def fetch_models(names: Sequence[str] | None = None, tarball: Path | str | None 
     return {n: model_path(n) for n in names}
 
 
+# pb path -> (size, mtime_ns) at its last successful check: hashing a 25 MB graph takes
+# about 0.1 s, so each process checks a file once, and again only if it changed.
+_VERIFIED: dict[Path, tuple[int, int]] = {}
+
+
+def verify_model(name: str, path: Path | str | None = None) -> Path:
+    """Check a converted model against the ``.json`` written beside it at conversion.
+
+    The ``.pb``'s sha256 must equal the recorded ``pb_sha256``, and the record must name
+    this model, the pinned package tarball and this converter version.  Returns the
+    ``.pb`` path; raises :class:`ModelIntegrityError` (one line) otherwise.
+    """
+    pb = Path(path) if path else model_path(name)
+    meta_path = pb.with_suffix(".json")
+    try:
+        stat = pb.stat()
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"{pb}: model {name} is not in the cache; run `matchtag models fetch`") from None
+    except OSError as exc:
+        raise ModelIntegrityError(f"{pb}: cannot read the model ({exc.strerror}); {REFETCH}") from None
+    if _VERIFIED.get(pb) == (stat.st_size, stat.st_mtime_ns):
+        return pb
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"{meta_path}: missing, so {pb.name} cannot be verified; {REFETCH}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+        raise ModelIntegrityError(f"{meta_path}: unreadable ({reason}), so {pb.name} cannot be verified; "
+                                  f"{REFETCH}") from None
+    expected = {"name": name, "tarball_sha256": TARBALL_SHA256, "converter_version": CONVERTER_VERSION}
+    recorded = meta.get("pb_sha256") if isinstance(meta, dict) else None
+    wrong = [k for k, v in expected.items() if not isinstance(meta, dict) or meta.get(k) != v]
+    if wrong or not isinstance(recorded, str) or len(recorded) != 64:
+        field_names = ", ".join(wrong or ["pb_sha256"])
+        raise ModelIntegrityError(f"{meta_path}: damaged or from another version ({field_names} not as "
+                                  f"expected), so {pb.name} cannot be verified; {REFETCH}")
+    try:
+        digest = sha256_file(pb)
+    except OSError as exc:
+        raise ModelIntegrityError(f"{pb}: cannot read the model ({exc.strerror}); {REFETCH}") from None
+    if digest != recorded:
+        raise ModelIntegrityError(f"{pb}: sha256 {digest[:12]}… does not match the {recorded[:12]}… recorded "
+                                  f"in {meta_path.name}: the cached model is damaged; {REFETCH}")
+    _VERIFIED[pb] = (stat.st_size, stat.st_mtime_ns)
+    return pb
+
+
+def verify_models(names: Sequence[str]) -> None:
+    """:func:`verify_model` for each name; the first failure is raised."""
+    for name in names:
+        verify_model(name)
+
+
 # Set by configure_tensorflow; TF's threading and device settings can be applied only
 # once per process, before the first op runs.
 _CONFIGURED = False
@@ -250,19 +312,18 @@ class GraphModel:
     """
 
     def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None):
+        # Checked before TensorFlow is even imported: a damaged graph must not run.
+        path = verify_model(name, path)
         import tensorflow as tf
 
         configure_tensorflow()
         self.name = name
         self.spec = MODELS[name]
-        path = Path(path) if path else model_path(name)
-        if not path.is_file():
-            raise ModelFetchError(f"model {name} not in cache ({path}); run `matchtag models fetch`")
         graph_def = tf.compat.v1.GraphDef()
         try:
             graph_def.ParseFromString(path.read_bytes())
         except Exception as exc:  # protobuf raises DecodeError
-            raise ModelFetchError(f"{path}: corrupt model file ({exc}); run `matchtag models fetch --force`") from exc
+            raise ModelIntegrityError(f"{path}: corrupt model file ({exc}); {REFETCH}") from exc
         self._consts = {n.name: n for n in graph_def.node if n.op == "Const"}
 
         def _import():

@@ -6,7 +6,10 @@ container's presentation timestamp in milliseconds.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
+import stat
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -24,7 +27,7 @@ class VideoInfo:
 
     path: str
     fps: float
-    frame_count: int      # as declared by the container; may be 0 or wrong
+    frame_count: int      # as declared by the container; 0 when unknown or impossible; may be wrong
     width: int
     height: int
 
@@ -38,29 +41,79 @@ class Frame:
     image: np.ndarray
 
 
-def _open(path: str) -> cv2.VideoCapture:
-    if not os.path.exists(path):
-        raise VideoError(f"{path}: no such file")
-    if os.path.isdir(path):
+# Leading bytes of still-image formats FFmpeg would open as a one-frame "video".
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
+                (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _image_format(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
+def _check_file(path: str) -> os.stat_result:
+    """The file's stat, or :class:`VideoError` saying in words why it cannot be a video."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VideoError(f"{path}: symlink loop") from None
+        if os.path.islink(path):
+            raise VideoError(f"{path}: broken symlink (its target {os.readlink(path)} does not exist)") from None
+        if exc.errno == errno.ENOENT:
+            raise VideoError(f"{path}: no such file") from None
+        raise VideoError(f"{path}: cannot read it ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise VideoError(f"{path}: is a directory, not a video")
-    if os.path.getsize(path) == 0:
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO or device would block or never end in the decoder.
+        raise VideoError(f"{path}: not a regular file (a pipe, socket or device)")
+    if st.st_size == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise VideoError(f"{path}: cannot read it (permission denied)")
+    return st
+
+
+def _open(path: str) -> cv2.VideoCapture:
+    _check_file(path)
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         raise VideoError(f"{path}: not a readable video (FFmpeg cannot open it)")
     return cap
 
 
+def _count(value: float) -> int:
+    """A container's declared count as an int; 0 when absent, negative or not finite."""
+    return int(value) if math.isfinite(value) and value > 0 else 0
+
+
 def probe(path: str) -> VideoInfo:
-    """Read the container's metadata; raises :class:`VideoError` for unusable files."""
+    """Read the container's metadata; raises :class:`VideoError` for unusable files.
+
+    A declared frame count that cannot be true (more frames than the file has bytes,
+    or FFmpeg's "unknown" INT64_MIN) is reported as 0, unknown: the reader then reads
+    to the end instead of planning millions of ranges.
+    """
+    st = _check_file(path)
+    with open(path, "rb") as fh:
+        image = _image_format(fh.read(16))
     cap = _open(path)
     try:
-        info = VideoInfo(path=path, fps=float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
-                         frame_count=int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
-                         width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
-                         height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        declared = _count(float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0))
+        info = VideoInfo(path=path, fps=fps if math.isfinite(fps) and fps > 0 else 0.0,
+                         frame_count=declared if declared <= st.st_size else 0,
+                         width=_count(float(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)),
+                         height=_count(float(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)))
+        # FFmpeg opens a still image as a one-frame stream; a second frame means it is
+        # really a video (e.g. a raw Motion-JPEG stream, which starts like a JPEG).
+        still = image is not None and cap.grab() and not cap.grab()
     finally:
         cap.release()
+    if still:
+        raise VideoError(f"{path}: a still image ({image}), not a video")
     if info.width <= 0 or info.height <= 0:
         raise VideoError(f"{path}: no video stream")
     return info
