@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from query_sample import SECOND_HALF_S
+from read_meter import metered_reads
 
 import tagging.tables.load as load
-from query_sample import SECOND_HALF_S
 from schemas.tables import KEYPOINT_COLUMNS, file_schema
-from tagging.tables import (events_with_poses, events_with_team, load_events, load_poses, load_runs,
-                            load_tracks, load_videos, read_table, track_keypoints)
+from tagging.tables import (
+    events_with_poses,
+    events_with_team,
+    load_events,
+    load_poses,
+    load_runs,
+    load_tracks,
+    load_videos,
+    read_table,
+    track_keypoints,
+)
 
 
 def test_video_id_first_as_plain_strings_in_every_table(tag_sample):
@@ -91,6 +98,15 @@ def test_columns_and_times(tag_sample):
         load_events(tag_sample, start="half time")
 
 
+def test_time_spellings():
+    assert load.time_range_ms("47:30", "1:02:30") == (2_850_000.0, 3_750_000.0)
+    assert load.time_range_ms("45", 60.5) == (45_000.0, 60_500.0)          # bare numbers are seconds
+    assert load.time_range_ms(pd.Timedelta(minutes=1), "2min") == (60_000.0, 120_000.0)
+    assert load.time_range_ms(start_ms=1.5) == (1.5, None)
+    with pytest.raises(ValueError, match="ends .* before it starts"):
+        load.time_range_ms(10, 5)
+
+
 def test_track_keypoints(tag_sample):
     ts, kps = track_keypoints(tag_sample, "match-1", 4, start="10min", end="11min")
     assert ts.shape == (60,) and kps.shape == (60, 17, 3) and kps.dtype == np.float32
@@ -133,85 +149,10 @@ def test_events_with_poses_cuts_each_events_window(tag_sample, tmp_path):
     assert events_with_poses(out, "match-1", event_type="throw_in", start="99min").empty
 
 
-class _CountingFile:
-    """A read-only file that adds every byte it returns to ``counter``."""
-
-    def __init__(self, path: str, counter: dict):
-        self._f = open(path, "rb")
-        self._counter = counter
-        self.closed = False
-
-    def read(self, n=-1):
-        data = self._f.read(n)
-        self._counter["bytes"] += len(data)
-        return data
-
-    def seek(self, offset, whence=0):
-        return self._f.seek(offset, whence)
-
-    def tell(self):
-        return self._f.tell()
-
-    def close(self):
-        self._f.close()
-        self.closed = True
-
-
-class _CountingHandler(pafs.FileSystemHandler):
-    """The local filesystem, counting the bytes read and the files opened."""
-
-    def __init__(self):
-        self.local = pafs.LocalFileSystem()
-        self.counter = {"bytes": 0, "files": 0}
-
-    def get_type_name(self):
-        return "counting-local"
-
-    def normalize_path(self, path):
-        return path
-
-    def equals(self, other):
-        return other is self
-
-    def get_file_info(self, paths):
-        return self.local.get_file_info(paths)
-
-    def get_file_info_selector(self, selector):
-        return self.local.get_file_info(selector)
-
-    def open_input_file(self, path):
-        self.counter["files"] += 1
-        return pa.PythonFile(_CountingFile(path, self.counter), mode="r")
-
-    open_input_stream = open_input_file
-
-    def _read_only(self, *args):
-        raise OSError("read-only in this test")
-
-    create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = delete_file = _read_only
-    move = copy_file = open_output_stream = open_append_stream = _read_only
-
-
 @pytest.fixture
-def counted(monkeypatch):
-    """Every dataset the loader opens reads through a :class:`_CountingHandler`: the same
-    files and partitioning that ``table_dataset`` found, on a counting filesystem."""
-    handler = _CountingHandler()
-    real = load.table_dataset
-
-    def counting_dataset(root, table):
-        found = real(root, table)
-        return ds.dataset(found.files, schema=found.schema, format="parquet",
-                          filesystem=pafs.PyFileSystem(handler), partitioning=found.partitioning,
-                          partition_base_dir=str(Path(root) / table))
-
-    monkeypatch.setattr(load, "table_dataset", counting_dataset)
-
-    def measure(call):
-        before = dict(handler.counter)
-        result = call()
-        return result, {k: handler.counter[k] - before[k] for k in before}
-    return measure
+def counted():
+    with metered_reads() as measure:
+        yield measure
 
 
 def test_filtered_load_poses_reads_fewer_bytes_than_a_full_read(tag_sample, counted):

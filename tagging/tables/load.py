@@ -19,7 +19,7 @@ The frames have the same types whatever the data holds:
   (``timestamp_ms`` -> ``timestamp``, ``peak_ms`` -> ``peak``, ``duration_ms`` -> ``duration``).
 
 Time ranges are half-open, ``[start, end)``. ``start``/``end`` take a ``pd.Timedelta``, a
-string pandas reads as one (``"47min"``, ``"1:02:30"``) or a number of seconds;
+string (``"47min30s"``, ``"47:30"`` as mm:ss, ``"1:02:30"``) or a number of seconds;
 ``start_ms``/``end_ms`` take milliseconds. They are compared with the table's own time:
 ``timestamp_ms`` (poses), ``peak_ms`` (events) and the span ``first_ms``..``last_ms``
 (tracks: those on screen at some moment of the range).
@@ -109,6 +109,15 @@ def _ms(value: TimeLike, name: str) -> float | None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return float(value) * 1000.0
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            # pandas reads a bare "45" as 45 ns; here it is seconds, as a number is
+            return float(text) * 1000.0
+        except ValueError:
+            pass
+        # "47:30" is minutes and seconds (pandas wants hours first)
+        value = f"0:{text}" if text.count(":") == 1 else text
     try:
         return pd.Timedelta(value).total_seconds() * 1000.0
     except (ValueError, TypeError) as exc:
