@@ -171,3 +171,14 @@ def test_filtered_load_poses_reads_fewer_bytes_than_a_full_read(tag_sample, coun
     # a team filter opens the video's tracks file, then its poses file: nothing else
     team, by_team = counted(lambda: load_poses(tag_sample, "match-2", team="b", columns=["nose_x"]))
     assert len(team) == 1200 and by_team["files"] == 2
+
+
+def test_row_order_does_not_depend_on_the_files_or_the_columns_asked(tag_sample, tmp_path):
+    out = shutil.copytree(tag_sample, tmp_path / "tags")
+    path = out / "tracks" / "video_id=match-1" / "part-00000-of-00001.parquet"
+    table = pq.read_table(path, schema=file_schema("tracks"))
+    pq.write_table(table.take(list(range(table.num_rows))[::-1]), path)     # tracks 7, 6, ..., 1 on disk
+    teams = load_tracks(out, "match-1", columns=["team"])
+    assert list(teams.columns) == ["video_id", "team"]
+    assert teams.team.tolist() == load_tracks(tag_sample, "match-1").team.tolist()
+    assert teams.team.iloc[0] == "a" and pd.isna(teams.team.iloc[-1])

@@ -195,9 +195,6 @@ def _projection(schema: pa.Schema, table: str, columns: Iterable[str] | None) ->
     return picked
 
 
-def _sorted(table: pa.Table, keys: Iterable[str]) -> pa.Table:
-    keys = [k for k in keys if k in table.column_names]
-    return table.sort_by([(k, "ascending") for k in keys]) if keys and table.num_rows > 1 else table
 
 
 def _check_times(times: str) -> None:
@@ -232,8 +229,13 @@ def to_frame(table: pa.Table, times: str = "ms") -> pd.DataFrame:
 def _read(root, table: str, filter: ds.Expression | None, columns=None, times: str = "ms") -> pd.DataFrame:
     _check_times(times)
     dataset = table_dataset(root, table)
-    found = dataset.to_table(columns=_projection(dataset.schema, table, columns), filter=filter)
-    return to_frame(_sorted(found, _ORDER[table]), times)
+    wanted = _projection(dataset.schema, table, columns)
+    # The order keys are read even when not asked for (they are small), so that the row
+    # order is the documented one whatever the projection.
+    found = dataset.to_table(columns=wanted + [k for k in _ORDER[table] if k not in wanted], filter=filter)
+    if found.num_rows > 1:
+        found = found.sort_by([(k, "ascending") for k in _ORDER[table]])
+    return to_frame(found.select(wanted), times)
 
 
 def load_table(root, table: str, video_id: Ids = None, *, columns: Iterable[str] | None = None,
