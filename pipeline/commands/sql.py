@@ -33,9 +33,11 @@ BATCH_ROWS = 10_000   # rows per batch when streaming --json/--csv: bounded memo
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="matchtag sql", description="Run one DuckDB SQL query over the tables of a matchtag output. "
+        prog="matchtag sql", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run one DuckDB SQL query over the tables of a matchtag output.\n"
         f"Views: {', '.join((*TABLES, 'runs'))} (video_id, or run_id for runs, first).",
-        epilog="example: matchtag sql \"SELECT event_type, count(*) AS n FROM events GROUP BY 1\" --tags tags/")
+        epilog="example:\n  matchtag sql \"SELECT event_type, count(*) AS n FROM events GROUP BY 1\" --tags tags/\n"
+               "more: docs/querying.md")
     parser.add_argument("query", help="the SQL query (quote it)")
     parser.add_argument("--tags", required=True, metavar="DIR", help="output directory of `matchtag run`")
     out = parser.add_mutually_exclusive_group()
