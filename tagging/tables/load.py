@@ -148,15 +148,24 @@ def _time_filter(table: str, lo: float | None, hi: float | None) -> ds.Expressio
     return _all(None if lo is None else ds.field(after) >= lo, None if hi is None else ds.field(before) < hi)
 
 
+def _tracks_of(rows: pd.DataFrame, also=None) -> ds.Expression:
+    """A filter selecting the ``(video_id, track_id)`` pairs of ``rows``: one term per video,
+    and'ed with ``also(that video's rows)`` when given."""
+    terms = []
+    for vid, group in rows.groupby(PARTITION_COLUMN, sort=True):
+        term = (ds.field(PARTITION_COLUMN) == str(vid)) & ds.field("track_id").isin(
+            sorted({int(t) for t in group["track_id"]}))
+        terms.append(term if also is None else term & also(group))
+    return _any(terms)
+
+
 def _team_tracks(root, videos: list | None, teams: list | None, track_ids: list | None) -> ds.Expression:
     """A ``(video_id, track_id)`` filter selecting the tracks of ``teams``, read from the
     ``tracks`` table (three columns, only the selected videos' partitions)."""
     found = table_dataset(root, "tracks").to_table(
         columns=[PARTITION_COLUMN, "track_id"],
         filter=_all(_match(PARTITION_COLUMN, videos), _match("team", teams), _match("track_id", track_ids)))
-    per_video = found.to_pandas().groupby(PARTITION_COLUMN, sort=True)["track_id"]
-    return _any([(ds.field(PARTITION_COLUMN) == str(v)) & ds.field("track_id").isin(sorted(map(int, ids)))
-                 for v, ids in per_video])
+    return _tracks_of(found.to_pandas())
 
 
 def _row_filter(root, table: str, video_id: Ids = None, track_id: Ids = None, team: Ids = None,
@@ -300,12 +309,12 @@ def track_keypoints(root, video_id: str, track_id: int, *, start: TimeLike = Non
     no pose (in the range)."""
     if not isinstance(video_id, str):
         raise TypeError(f"video_id must be one id (a string), not {video_id!r}")
-    poses = load_poses(root, video_id, track_id=int(track_id), start=start, end=end, start_ms=start_ms,
-                       end_ms=end_ms, columns=["timestamp_ms", *KEYPOINT_COLUMNS])
+    lo, hi = time_range_ms(start, end, start_ms, end_ms)
+    poses = load_poses(root, video_id, track_id=int(track_id), start_ms=lo, end_ms=hi,
+                       columns=["timestamp_ms", *KEYPOINT_COLUMNS])
     if poses.empty:
-        raise LookupError(f"{root}: no poses of track {int(track_id)} in video {video_id!r}"
-                          + ("" if start is None and end is None and start_ms is None and end_ms is None
-                             else " in that time range"))
+        within = "" if lo is None and hi is None else " in that time range"
+        raise LookupError(f"{root}: no poses of track {int(track_id)} in video {video_id!r}{within}")
     keypoints = poses[list(KEYPOINT_COLUMNS)].to_numpy(np.float32).reshape(-1, NUM_KEYPOINTS, 3)
     return poses["timestamp_ms"].to_numpy(np.float64), keypoints
 
@@ -324,10 +333,7 @@ def events_with_team(root, video_id: Ids = None, *, event_type: Ids = None, trac
                          end=end, start_ms=start_ms, end_ms=end_ms)
     _check_times(times)
     vids = sorted(set(events[PARTITION_COLUMN]))
-    pairs = _any([(ds.field(PARTITION_COLUMN) == v)
-                  & ds.field("track_id").isin(sorted({int(t) for t in g.track_id}))
-                  for v, g in events.groupby(PARTITION_COLUMN, sort=True)])
-    teams = _read(root, "tracks", pairs, ["track_id", "team"])
+    teams = _read(root, "tracks", _tracks_of(events), ["track_id", "team"])
     match = _read(root, "videos", _match(PARTITION_COLUMN, vids), list(MATCH_COLUMNS))
     out = events.merge(teams, on=[PARTITION_COLUMN, "track_id"], how="left", validate="many_to_one")
     out = out.merge(match, on=PARTITION_COLUMN, how="left", validate="many_to_one")
@@ -359,11 +365,8 @@ def events_with_poses(root, video_id: Ids = None, *, event_type: Ids = None, tra
     keys = [PARTITION_COLUMN, "track_id"]
     # Per video: only the events' tracks, only between the first window's start and the
     # last window's end; the exact per-event windows are cut in pandas below.
-    spans = events.groupby(PARTITION_COLUMN, sort=True).agg(
-        lo=("peak_ms", "min"), hi=("peak_ms", "max"), tracks=("track_id", lambda t: sorted({int(x) for x in t})))
-    where = _any([(ds.field(PARTITION_COLUMN) == str(v)) & ds.field("track_id").isin(s.tracks)
-                  & (ds.field("timestamp_ms") >= s.lo - before) & (ds.field("timestamp_ms") <= s.hi + after)
-                  for v, s in spans.iterrows()])
+    where = _tracks_of(events, lambda group: (ds.field("timestamp_ms") >= float(group.peak_ms.min()) - before)
+                       & (ds.field("timestamp_ms") <= float(group.peak_ms.max()) + after))
     wanted = None if pose_columns is None else ["track_id", "timestamp_ms", *pose_columns]
     poses = _read(root, "poses", where, wanted)
     near = events[["event", *keys, "peak_ms"]].merge(poses, on=keys, how="inner")
