@@ -182,3 +182,15 @@ def test_row_order_does_not_depend_on_the_files_or_the_columns_asked(tag_sample,
     assert list(teams.columns) == ["video_id", "team"]
     assert teams.team.tolist() == load_tracks(tag_sample, "match-1").team.tolist()
     assert teams.team.iloc[0] == "a" and pd.isna(teams.team.iloc[-1])
+
+
+def test_coverage_with_a_null_frames_processed(tag_sample, tmp_path):
+    from tagging.tables.queries import coverage
+
+    out = shutil.copytree(tag_sample, tmp_path / "tags")
+    path = out / "videos" / "video_id=broken" / "part-00000-of-00001.parquet"
+    row = pq.read_table(path, schema=file_schema("videos")).to_pylist()[0]
+    pq.write_table(pa.Table.from_pylist([{**row, "frames_processed": None}], schema=file_schema("videos")), path)
+    assert load_videos(out, "broken").frames_processed.isna().all()          # <NA> in an Int64 column
+    cov = coverage(out).set_index("video_id")
+    assert cov.loc["broken", "frames"] == 0 and cov.loc["match-2", "frames"] == 600
