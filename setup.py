@@ -42,10 +42,12 @@ setup(
             "av>=14,<19",                 # writes H.264 test clips (cv2-headless cannot)
             "motmetrics>=1.4,<1.5",       # matchtag evaluate tracking: IDF1, MOTA, ID switches
             "hypothesis>=6.100,<7",       # property tests of the parsers and video ids (seeded, bounded)
+            "duckdb>=1.1,<3",             # tests of `matchtag sql` (the "sql" extra)
             # trackeval (HOTA) is installed separately with --no-deps: it requires the
             # GUI opencv-python, which would clash with opencv-python-headless.
             # pip install --no-deps "trackeval>=1.3,<1.4"   (see README, Test)
         ],
+        "sql": ["duckdb>=1.1,<3"],        # matchtag sql: DuckDB over the tables (no extensions)
         "bench": [                        # bench/tracking_vs_peers.py: peer trackers, no weights
             "trackers>=2.1,<2.2",
             "norfair>=2.1,<2.2",

@@ -40,11 +40,11 @@ def _timed_pass(est, frames) -> tuple[float, float, float, list[int]]:
     start = time.perf_counter()
     for f in frames:
         t0 = time.perf_counter()
-        dets, boxes, crops, colours = est.detect(f)
+        dets, boxes, crops, colours, frame_hw = est.detect(f)
         t1 = time.perf_counter()
         raw = est.run_crops(crops, est.flip_mask(dets)) if len(dets) else np.zeros((0, 17, 3), np.float32)
         t2 = time.perf_counter()
-        people.append(len(est.assemble(dets, boxes, raw, colours)) if len(dets) else 0)
+        people.append(len(est.assemble(dets, boxes, raw, frame_hw, colours)) if len(dets) else 0)
         det_s += t1 - t0
         crop_s += t2 - t1
     return time.perf_counter() - start, det_s, crop_s, people

@@ -50,7 +50,7 @@ def tiles(args) -> None:
             for f in frames:
                 d, boxes = est.locate(f)
                 found.append(len(d))
-                posed.append(len(est.assemble(d, boxes, est.run_crops(est.crops(f, boxes)))))
+                posed.append(len(est.assemble(d, boxes, est.run_crops(est.crops(f, boxes)), f.shape[:2])))
             ms = (time.perf_counter() - t) / len(frames) * 1000
             label = {0: "none", -1: "auto"}.get(tile, f"{tile}px")
             print(f"{dname:9s} tiles={label:5s} {cname:17s} detections median {np.median(found):5.1f}  "

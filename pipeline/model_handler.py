@@ -81,7 +81,7 @@ class PoseModelHandler(_SharedEstimatorHandler):
 
 class DetectModelHandler(_SharedEstimatorHandler):
     """Top-down step 1: frame -> ``(Detections, crop_boxes (N, 4), crops (N, S, S, 3) uint8,
-    torso colours (N, 4))``."""
+    torso colours (N, 4), frame (height, width))``."""
 
     namespace = "matchtag_detect"
 

@@ -68,14 +68,14 @@ class EstimatePoses(beam.PTransform):
 
         def split_crops(result):
             (video_id, frame_index, _ts), prediction = result
-            dets, _boxes, crops, _colours = prediction.inference
+            dets, _boxes, crops, _colours, _frame_hw = prediction.inference
             for person, (crop, flip) in enumerate(zip(crops, assembler.flip_mask(dets))):
                 yield (video_id, frame_index, person), (crop, bool(flip))
 
         def frame_meta(result):
             (video_id, frame_index, ts), prediction = result
-            dets, boxes, _crops, colours = prediction.inference
-            return (video_id, frame_index), (ts, dets, boxes, colours)
+            dets, boxes, _crops, colours, frame_hw = prediction.inference
+            return (video_id, frame_index), (ts, dets, boxes, colours, frame_hw)
 
         def by_frame(result):
             (video_id, frame_index, person), prediction = result
@@ -83,11 +83,11 @@ class EstimatePoses(beam.PTransform):
 
         def assemble(key, grouped):
             video_id, frame_index = key
-            (ts, dets, boxes, colours), = grouped["meta"]
+            (ts, dets, boxes, colours, frame_hw), = grouped["meta"]
             raw = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
             for person, r in grouped["raw"]:
                 raw[person] = r
-            poses = assembler.assemble(dets, boxes, raw, colours)
+            poses = assembler.assemble(dets, boxes, raw, frame_hw, colours)
             people.inc(len(poses))
             return video_id, (frame_index, ts, poses)
 

@@ -33,9 +33,13 @@ MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "awa
 KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
     f"{name}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score"))
 
+# Keypoints are clipped to the frame by the pose stage (tagging.pose.estimators.clip_to_frame):
+# a limb the model placed past the edge (in a crop's padding) is moved onto the edge and
+# keeps its score, so 0 <= x <= width - 1 and 0 <= y <= height - 1 always hold.
 _KEYPOINT_LAYOUT = (
     "wide: for each COCO-17 keypoint in order (" + ", ".join(KEYPOINT_NAMES) + ") three "
-    "float32 columns <name>_x, <name>_y (frame pixels, origin top-left) and <name>_score (0..1)")
+    "float32 columns <name>_x, <name>_y (frame pixels, origin top-left, clipped to the frame: "
+    "0 <= x <= width-1, 0 <= y <= height-1) and <name>_score (0..1)")
 
 
 def _required(type_: pa.DataType, *names: str) -> list[pa.Field]:

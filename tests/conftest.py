@@ -76,3 +76,11 @@ def astronaut_clip_frames(astronaut: np.ndarray, n: int = 8) -> list[np.ndarray]
 def astronaut_clip(tmp_path_factory, astronaut) -> Path:
     path = tmp_path_factory.mktemp("clips") / "astronaut walk.avi"
     return write_clip(path, astronaut_clip_frames(astronaut))
+
+
+@pytest.fixture(scope="session")
+def tag_sample(tmp_path_factory) -> Path:
+    """A small synthetic ``matchtag run`` output, no models (tests/query_sample.py)."""
+    from query_sample import write_sample_output
+
+    return write_sample_output(tmp_path_factory.mktemp("sample") / "tags")

@@ -65,7 +65,7 @@ def test_tracks_and_events_tables(tagged):
     t = tracks.iloc[0]
     assert (t.first_frame, t.last_frame, t.frame_count) == (0, 7, 8)
     events = read_table(tagged["out"], "events")
-    assert list(events.columns) == [f.name for f in file_schema("events")] + ["video_id"]
+    assert list(events.columns) == ["video_id"] + [f.name for f in file_schema("events")]   # video_id first
     assert len(events) == 0  # nobody throws in this clip
 
 

@@ -131,8 +131,26 @@ def test_topdown_maps_keypoints_to_frame_and_drops_low_scores():
     np.testing.assert_allclose(poses.keypoints[0, :, 1], 87.5 + np.linspace(0.1, 0.9, 17) * 125,
                                rtol=1e-5)
     assert poses.keypoints[0, KP["left_ankle"], 2] == pytest.approx(0.05)
-    # person 2: box [0,0,30,60] -> crop [-22.5, -7.5, 52.5, 67.5]; (y=0, x=1) -> (52.5, -7.5)
-    np.testing.assert_allclose(poses.keypoints[1, :, :2], np.tile([52.5, -7.5], (17, 1)))
+    # person 2: box [0,0,30,60] -> crop [-22.5, -7.5, 52.5, 67.5]; (y=0, x=1) -> (52.5, -7.5),
+    # above the frame: clipped to its top row
+    np.testing.assert_allclose(poses.keypoints[1, :, :2], np.tile([52.5, 0.0], (17, 1)))
+
+
+def test_topdown_keypoints_outside_the_frame_are_clipped_to_its_edge():
+    # a player at the bottom-right corner of a 768 x 432 frame: his crop box (side 1.25 x 231)
+    # reaches past the frame, and the model puts a wrist in the black padding there
+    frame = np.zeros((432, 768, 3), np.uint8)
+    det = FakeDetector([[700, 200, 767, 431]], [0.9])
+    raw = _movenet_raw(0.5, 0.5, 0.8)
+    raw[KP["right_wrist"]] = (0.99, 0.98, 0.7)
+    est = TopDownPoseEstimator(det, FakeMoveNet([raw]), PoseConfig(crop_model="movenet-lightning", flip_test=False))
+    side = 1.25 * 231
+    x1, y1 = 733.5 - side / 2, 315.5 - side / 2
+    assert x1 + 0.98 * side > 768 and y1 + 0.99 * side > 432          # where the model put it
+    poses = est(frame)
+    np.testing.assert_allclose(poses.keypoints[0, KP["right_wrist"]], [767, 431, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(poses.keypoints[0, KP["nose"], :2], [733.5, 315.5], rtol=1e-6)   # inside: as is
+    assert (poses.keypoints[..., 0] <= 767).all() and (poses.keypoints[..., 1] <= 431).all()
 
 
 def test_topdown_crop_is_taken_around_the_person():
@@ -216,8 +234,17 @@ def test_multipose_maps_to_frame_pixels_and_filters():
     np.testing.assert_allclose(poses.score, [0.9, 0.6], rtol=1e-6)
     # clipped to the frame: x 0.9*640/.5 = 1152 .. 1280 (clip), y 256 .. 480 (clip)
     np.testing.assert_allclose(poses.xyxy[1], [1152, 256, 1280, 480], atol=1e-3)
-    # keypoints are not clipped
+    # keypoints inside the frame are kept as they are
     np.testing.assert_allclose(poses.keypoints[1, 0, :2], [0.99 * pw / scale, 0.5 * ph / scale], atol=1e-3)
+
+
+def test_multipose_keypoints_in_the_padding_are_clipped_to_the_frame():
+    frame = np.zeros((100, 150, 3), np.uint8)       # padded to 128 x 160: 10 columns, 28 rows of padding
+    person = _person(50 / 128, 75 / 160, 0.7, [0, 0, 100 / 128, 150 / 160], 0.9)
+    person[3 * KP["left_ankle"]:3 * KP["left_ankle"] + 2] = (120 / 128, 158 / 160)   # (y, x) in the padding
+    poses = MultiPoseEstimator(FakeMultiPose([person]), PoseConfig(multipose_max_side=640))(frame)
+    np.testing.assert_allclose(poses.keypoints[0, KP["left_ankle"]], [149, 99, 0.7], atol=1e-3)
+    np.testing.assert_allclose(poses.keypoints[0, KP["nose"], :2], [75, 50], atol=1e-3)
 
 
 def test_multipose_small_frame_is_not_upscaled():
@@ -255,7 +282,7 @@ def test_topdown_splits_many_crops_into_bounded_calls():
     crop = np.asarray(boxes, np.float32)
     side = (crop[:, 3] - crop[:, 1]) * 1.25
     x0 = (crop[:, 0] + crop[:, 2]) / 2 - side / 2
-    np.testing.assert_allclose(poses.keypoints[:, 0, 0], x0 + 0.1 * np.arange(5) * side, rtol=1e-5)
+    np.testing.assert_allclose(poses.keypoints[:, 0, 0], (x0 + 0.1 * np.arange(5) * side).clip(0, 79), rtol=1e-5)
 
 
 # ----------------------------------------------------------------------- flip test

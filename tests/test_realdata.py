@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
+from schemas.tables import KEYPOINT_COLUMNS
 from tagging.tables.queries import coverage, read_table
 from tagging.video.reader import FrameReader, probe
 
@@ -55,6 +56,13 @@ def test_soccer_wide_shot_finds_many_players(shared_data, models, tmp_path):
     assert cov.events.get("throw_in", 0) == 0  # the clip has no throw-in
     teams = read_table(out, "tracks")["team"].value_counts()
     assert teams.get("a", 0) >= 3 and teams.get("b", 0) >= 3, teams  # two kits, both tracked
+    # players run off the sides of a wide shot: their keypoints stay on the frame (clipped)
+    video = read_table(out, "videos").iloc[0]
+    poses = read_table(out, "poses")
+    xs = poses[[c for c in KEYPOINT_COLUMNS if c.endswith("_x")]].to_numpy()
+    ys = poses[[c for c in KEYPOINT_COLUMNS if c.endswith("_y")]].to_numpy()
+    assert xs.min() >= 0 and xs.max() <= video.width - 1, (xs.min(), xs.max(), video.width)
+    assert ys.min() >= 0 and ys.max() <= video.height - 1, (ys.min(), ys.max(), video.height)
 
 
 def test_three_real_videos_and_an_empty_file(shared_data, models, tmp_path):

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagging.tables.queries import keypoints_array, read_table
+from schemas.tables import KEYPOINT_COLUMNS
+from tagging.tables.load import load_poses
+from tagging.tables.queries import keypoints_array
 
 LOG = logging.getLogger("matchtag")
 
@@ -31,14 +33,10 @@ def sequences_from_poses(poses: pd.DataFrame) -> dict[str, dict[int, tuple[np.nd
 
 
 def read_sequences(tags_dir: str | Path, video_ids=None) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    tags_dir = Path(tags_dir)
-    if not (tags_dir / "poses").is_dir():
-        raise FileNotFoundError(f"{tags_dir}: no poses table (expected {tags_dir / 'poses'}; "
-                                "give the output directory of `matchtag run`)")
-    poses = read_table(tags_dir, "poses")
-    if video_ids is not None:
-        poses = poses[poses.video_id.isin(set(map(str, video_ids)))]
-    return sequences_from_poses(poses)
+    """Every track of ``video_ids`` (all videos when None) as :func:`sequences_from_poses` gives it;
+    only those videos' poses are read."""
+    columns = ["timestamp_ms", "track_id", *KEYPOINT_COLUMNS]
+    return sequences_from_poses(load_poses(tags_dir, video_ids, columns=columns))
 
 
 def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels") -> tuple[list, dict]:

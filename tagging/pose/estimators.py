@@ -86,6 +86,20 @@ def movenet_to_frame(raw: np.ndarray, crop_box: np.ndarray) -> np.ndarray:
     return np.stack([x1 + raw[:, 1] * side, y1 + raw[:, 0] * side, raw[:, 2]], axis=1)
 
 
+def clip_to_frame(keypoints: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+    """(N, 17, 3) (x_px, y_px, score) with x clipped to [0, width - 1] and y to [0, height - 1].
+
+    A crop around a person at the frame's edge reaches past it (black padding), and the model
+    can place a cut-off limb there: x reached 770.8 on a 768-px-wide frame.  The keypoint is
+    kept, on the edge, with its score: the tables promise every keypoint on a pixel of the frame.
+    """
+    h, w = frame_hw
+    out = np.array(keypoints, np.float32, copy=True)
+    out[..., 0] = out[..., 0].clip(0, max(w - 1, 0))
+    out[..., 1] = out[..., 1].clip(0, max(h - 1, 0))
+    return out
+
+
 class TopDownPoseEstimator:
     """Detector boxes -> single-pose model on each person crop, one batched call per frame.
 
@@ -109,12 +123,15 @@ class TopDownPoseEstimator:
         dets = self.detector(frame_rgb)
         return dets, square_crop_box(dets.xyxy, self.config.crop_scale)
 
-    def detect(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray, np.ndarray, np.ndarray]:
+    def detect(self, frame_rgb: np.ndarray
+               ) -> tuple[Detections, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
         """Everything that needs the frame: ``(detections, crop boxes (N, 4), crops (N, S, S, 3)
-        uint8, torso colours (N, 4))``.  The colours are taken here because the frame does not
-        travel past this step in the pipeline (they feed team assignment after tracking)."""
+        uint8, torso colours (N, 4), frame (height, width) px)``.  The colours and the frame
+        size are taken here because the frame does not travel past this step in the pipeline
+        (colours feed team assignment after tracking; the size bounds the keypoints)."""
         dets, crop_boxes = self.locate(frame_rgb)
-        return dets, crop_boxes, self.crops(frame_rgb, crop_boxes), torso_colours(frame_rgb, dets.xyxy)
+        return (dets, crop_boxes, self.crops(frame_rgb, crop_boxes), torso_colours(frame_rgb, dets.xyxy),
+                frame_rgb.shape[:2])
 
     def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 crops for the model."""
@@ -149,26 +166,28 @@ class TopDownPoseEstimator:
             out[flipped] = merge_flipped(raw[flipped], raw[n:])
         return out
 
-    def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray,
+    def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray, frame_hw: tuple[int, int],
                  appearance: np.ndarray | None = None) -> FramePoses:
-        """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels.
+        """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels,
+        keypoints clipped to the frame of ``frame_hw`` (height, width) px (:func:`clip_to_frame`).
 
         ``appearance``: (N, 4) torso colours of the detections (``tagging.track.teams.torso_colours``).
         """
         cfg = self.config
         if len(dets) == 0:
             return FramePoses.empty()
-        keypoints = np.stack([movenet_to_frame(r, box) for r, box in zip(raw, crop_boxes)])
+        keypoints = clip_to_frame(np.stack([movenet_to_frame(r, box) for r, box in zip(raw, crop_boxes)]),
+                                  frame_hw)
         poses = FramePoses.from_keypoints(keypoints, dets.xyxy, dets.score, cfg.min_keypoint_score)
         if appearance is not None:
             poses.appearance = np.asarray(appearance, np.float32).reshape(-1, 4)
         return poses[poses.score >= cfg.min_pose_score]
 
     def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
-        dets, crop_boxes, crops, colours = self.detect(frame_rgb)
+        dets, crop_boxes, crops, colours, frame_hw = self.detect(frame_rgb)
         if len(dets) == 0:
             return FramePoses.empty()
-        return self.assemble(dets, crop_boxes, self.run_crops(crops, self.flip_mask(dets)), colours)
+        return self.assemble(dets, crop_boxes, self.run_crops(crops, self.flip_mask(dets)), frame_hw, colours)
 
 
 class MultiPoseEstimator:
@@ -190,7 +209,8 @@ class MultiPoseEstimator:
         people = raw[0]  # (6, 56)
         kps = people[:, :51].reshape(-1, NUM_KEYPOINTS, 3)
         # relative to the padded input -> frame pixels
-        keypoints = np.stack([kps[..., 1] * pw / scale, kps[..., 0] * ph / scale, kps[..., 2]], -1)
+        keypoints = clip_to_frame(np.stack([kps[..., 1] * pw / scale, kps[..., 0] * ph / scale, kps[..., 2]], -1),
+                                  (h, w))
         ymin, xmin, ymax, xmax, box_score = (people[:, 51 + i] for i in range(5))
         xyxy = np.stack([xmin * pw, ymin * ph, xmax * pw, ymax * ph], 1) / scale
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)

@@ -10,18 +10,15 @@ import pandas as pd
 from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from tagging.core.types import FramePoses
+from tagging.tables.load import load_table
 
 
-def read_table(tags_dir: str | Path, table: str, video_id: str | None = None, **kwargs) -> pd.DataFrame:
-    """``DIR/<table>`` as a DataFrame (``video_id`` as a plain string column).
-
-    ``video_id`` reads only that video's partition.
-    """
-    filters = [(PARTITION_COLUMN, "==", video_id)] if video_id is not None else None
-    df = pd.read_parquet(Path(tags_dir) / table, filters=filters, **kwargs)
-    if PARTITION_COLUMN in df.columns:
-        df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
-    return df
+def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """``DIR/<table>`` as a DataFrame, typed as :mod:`tagging.tables.load` gives every table
+    (``video_id`` first, a plain string; nullable integers).  ``video_id`` reads only that
+    video's partition, ``columns`` only those columns (and ``video_id``)."""
+    return load_table(tags_dir, table, video_id, columns=columns)
 
 
 def keypoints_array(poses: pd.DataFrame) -> np.ndarray:
@@ -63,7 +60,7 @@ def coverage(tags_dir: str | Path) -> pd.DataFrame:
     out = []
     for v in videos.sort_values(PARTITION_COLUMN).itertuples():
         vid = v.video_id
-        n = int(v.frames_processed or 0)
+        n = 0 if pd.isna(v.frames_processed) else int(v.frames_processed)
         per_frame = poses[poses[PARTITION_COLUMN] == vid].groupby("frame_index").size()
         counts = np.zeros(n, np.int64)
         counts[: len(per_frame)] = np.sort(per_frame.to_numpy())[::-1][:n]
