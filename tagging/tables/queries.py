@@ -6,19 +6,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 
 from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from tagging.core.types import FramePoses
+from tagging.tables.store import table_dataset
 
 
-def read_table(tags_dir: str | Path, table: str, video_id: str | None = None, **kwargs) -> pd.DataFrame:
-    """``DIR/<table>`` as a DataFrame (``video_id`` as a plain string column).
+def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """The committed rows of ``DIR/<table>`` as a DataFrame (``video_id`` a plain string column).
 
-    ``video_id`` reads only that video's partition.
+    ``video_id`` reads only that video; ``columns`` only those columns.  Goes through
+    :func:`tagging.tables.store.table_dataset`, so each video's tables come from the one
+    run its commit record names, even while another run is writing.
     """
-    filters = [(PARTITION_COLUMN, "==", video_id)] if video_id is not None else None
-    df = pd.read_parquet(Path(tags_dir) / table, filters=filters, **kwargs)
+    dataset = table_dataset(tags_dir, table)
+    where = ds.field(PARTITION_COLUMN) == video_id if video_id is not None else None
+    df = dataset.to_table(columns=columns, filter=where).to_pandas()
     if PARTITION_COLUMN in df.columns:
         df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
     return df

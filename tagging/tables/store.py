@@ -3,30 +3,151 @@
 Every reader of the tables (``read_table``, the query API, the report) goes through
 :func:`table_dataset`, so that how a table is laid out on disk, and which of its files
 are committed, is decided here and nowhere else.
+
+Layout (see docs/reliability.md, "Atomic commits")::
+
+    DIR/<table>/video_id=<id>/<run_id>-<part>.parquet   immutable data files
+    DIR/_commits/video_id=<id>.json                     the video's commit record
+
+A video's commit record names, for each of the four tables, the files of one run.
+Replacing that record (one ``os.replace`` locally, one object write on gs:// or s3://)
+is the only step that changes what a reader sees, so a reader that lists files through
+the records sees each video's four tables from one run, whatever else lies in the
+folders (files of a run still writing, of a killed run, or superseded ones not yet
+removed).
 """
 
 from __future__ import annotations
 
+import json
+import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
-from schemas.tables import PARTITION_COLUMN, TABLE_SCHEMAS, file_schema
+from schemas.tables import PARTITION_COLUMN, TABLE_SCHEMAS, TABLES, file_schema
+
+COMMITS_DIR = "_commits"
+RECORD_SUFFIX = ".json"
 
 # The partition value is always a string: an all-digit video id ("12345") must not be
 # read back as an integer (filters on it would fail, and ids would change type).
 _PARTITIONING = ds.partitioning(pa.schema([pa.field(PARTITION_COLUMN, pa.string())]), flavor="hive")
 
 
+@dataclass(frozen=True)
+class CommitRecord:
+    """What ``DIR/_commits/video_id=<id>.json`` says: the committed version of one video.
+
+    ``files``: for each table, paths relative to ``DIR`` (``poses/video_id=x/<run>-00000.parquet``).
+    """
+
+    video_id: str
+    run_id: str
+    files: dict[str, list[str]]
+    status: str | None = None
+    sha256: str | None = None
+    tagging_config: str | None = None
+    committed_at: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"video_id": self.video_id, "run_id": self.run_id, "status": self.status,
+                           "sha256": self.sha256, "tagging_config": self.tagging_config,
+                           "committed_at": self.committed_at, "files": self.files},
+                          sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, where: str) -> "CommitRecord":
+        try:
+            d = json.loads(text)
+            files = {t: [str(p) for p in d["files"][t]] for t in TABLES}
+            return cls(str(d["video_id"]), str(d["run_id"]), files, d.get("status"), d.get("sha256"),
+                       d.get("tagging_config"), d.get("committed_at"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{where}: not a matchtag commit record ({type(exc).__name__}: {exc})") from None
+
+
+def partition_path(table: str, video_id: str) -> str:
+    """``<table>/video_id=<id>``, relative to the output folder."""
+    return f"{table}/{PARTITION_COLUMN}={video_id}"
+
+
+def record_name(video_id: str) -> str:
+    return f"{PARTITION_COLUMN}={video_id}{RECORD_SUFFIX}"
+
+
+def _filesystem(root: str | Path) -> tuple[pafs.FileSystem, str]:
+    """(pyarrow filesystem, path inside it) of a local folder or a gs:// / s3:// URI."""
+    root = str(root)
+    if "://" in root:
+        return pafs.FileSystem.from_uri(root)
+    return pafs.LocalFileSystem(), str(Path(root).absolute())
+
+
+def _read_records(fs: pafs.FileSystem, base: str) -> dict[str, CommitRecord]:
+    folder = posixpath.join(base, COMMITS_DIR)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+    except OSError:
+        return {}
+    records = {}
+    for info in infos:
+        name = info.base_name
+        # temp files of a record being written start with "."
+        if info.type != pafs.FileType.File or not name.startswith(f"{PARTITION_COLUMN}=") \
+                or not name.endswith(RECORD_SUFFIX):
+            continue
+        try:
+            with fs.open_input_stream(info.path) as fh:
+                record = CommitRecord.from_json(fh.read(), info.path)
+        except FileNotFoundError:  # replaced between listing and reading: read the new one
+            record = _read_record(fs, base, name[len(PARTITION_COLUMN) + 1: -len(RECORD_SUFFIX)])
+            if record is None:
+                continue
+        records[record.video_id] = record
+    return records
+
+
+def _read_record(fs: pafs.FileSystem, base: str, video_id: str) -> CommitRecord | None:
+    path = posixpath.join(base, COMMITS_DIR, record_name(video_id))
+    try:
+        with fs.open_input_stream(path) as fh:
+            return CommitRecord.from_json(fh.read(), path)
+    except FileNotFoundError:
+        return None
+
+
+def commit_records(root: str | Path) -> dict[str, CommitRecord]:
+    """Every committed video of ``root``: ``{video_id: CommitRecord}``."""
+    fs, base = _filesystem(root)
+    return _read_records(fs, base)
+
+
+def read_commit(root: str | Path, video_id: str) -> CommitRecord | None:
+    """The commit record of one video, or None when it was never committed."""
+    fs, base = _filesystem(root)
+    return _read_record(fs, base, video_id)
+
+
 def table_dataset(root: str | Path, table: str) -> ds.Dataset:
-    """``root/<table>`` as a dataset: the table's schema plus ``video_id`` (string) from the
-    partition directories.  Raises ``FileNotFoundError`` naming the folder when it is absent."""
+    """The committed files of ``root/<table>`` as a dataset: the table's schema plus
+    ``video_id`` (string) from the partition folders.
+
+    Only files named by a video's commit record are listed, so files of runs still
+    writing, killed or superseded are never read.  Raises ``FileNotFoundError`` naming
+    the folder when ``root`` holds no tables.
+    """
     if table not in TABLE_SCHEMAS:
         raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLE_SCHEMAS)}")
-    path = Path(root) / table
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no {table} table there (is {root} the output of `matchtag run`?)")
+    fs, base = _filesystem(root)
+    records = _read_records(fs, base)
+    if not records and fs.get_file_info(posixpath.join(base, table)).type == pafs.FileType.NotFound:
+        raise FileNotFoundError(f"{posixpath.join(str(root), table)}: no {table} table there "
+                                f"(is {root} the output of `matchtag run`?)")
+    files = [posixpath.join(base, rel) for vid in sorted(records) for rel in records[vid].files[table]]
     schema = file_schema(table).append(pa.field(PARTITION_COLUMN, pa.string()))
-    return ds.dataset(str(path), format="parquet", partitioning=_PARTITIONING, schema=schema,
-                      exclude_invalid_files=False)
+    return ds.dataset(files, schema=schema, format="parquet", filesystem=fs, partitioning=_PARTITIONING,
+                      partition_base_dir=posixpath.join(base, table))
