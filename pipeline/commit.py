@@ -116,6 +116,18 @@ def write_part(output: str, run_id: str, table: str, video_id: str, part: int, r
     return rel
 
 
+def _open_new(path: str):
+    """``open(path, "wb")``, creating its folder; another run that finishes may remove an
+    empty shared folder (``_locks``, ``_runs``) between the two steps, so try again."""
+    for attempt in range(5):
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            return open(path, "wb")
+        except (FileNotFoundError, FileExistsError):  # FileExistsError: makedirs lost that race
+            if attempt == 4:
+                raise
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -129,10 +141,9 @@ def write_whole(output: str, rel: str, data: str | bytes, tag: str) -> None:
     data = data.encode() if isinstance(data, str) else data
     path = _join(output, rel)
     if is_local(output):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{tag}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            with open(tmp, "wb") as fh:
+            with _open_new(tmp) as fh:
                 fh.write(data)
             os.replace(tmp, path)
         except BaseException:
@@ -345,10 +356,13 @@ class RunLock:
 
     def __enter__(self):
         if is_local(self.output):
-            root = os.path.join(self.output, LOCKS_DIR)
-            os.makedirs(root, exist_ok=True)
-            self._fh = open(os.path.join(root, f"{self.run_id}.lock"), "w")
+            # Locked before it is visible under its name: another run must never find
+            # the lock file of a starting run unlocked and take the run for dead.
+            final = os.path.join(self.output, LOCKS_DIR, f"{self.run_id}.lock")
+            tmp = os.path.join(self.output, LOCKS_DIR, f".{self.run_id}.lock.tmp")
+            self._fh = _open_new(tmp)
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(tmp, final)
             remove_dead_runs(self.output)
         return self
 

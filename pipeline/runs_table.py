@@ -24,10 +24,10 @@ def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str,
     ``failed``, ``skipped``); the counts and failures are this run's only.
     """
     import apache_beam
-    try:
-        import tensorflow as tf
-        tf_version = tf.__version__
-    except Exception:  # launcher without TF (remote runners)
+    from importlib.metadata import PackageNotFoundError, version
+    try:  # the installed version, without paying for importing TF in the launcher
+        tf_version = version("tensorflow")
+    except PackageNotFoundError:  # launcher without TF (remote runners)
         tf_version = None
     statuses = [status for status, _ in outcomes.values()]
     failures = [f"{vid}: {error}" for vid, (status, error) in sorted(outcomes.items())

@@ -1,37 +1,73 @@
-"""Run ``matchtag`` and die like ``kill -9`` at the Nth rename under the output directory.
+"""Run ``matchtag`` and die like ``kill -9`` at the Nth mutating filesystem call under the output.
 
     python tests/crash_run.py N matchtag-arguments...
 
 The fault is injected here, from the test side: production code has no crash hooks.
-Every commit step that changes what readers see is a rename, so dying before rename
-N (1, 2, ...) stops a run at each step of the commit phase in turn.  The local
-FnApiRunner runs the commit in this process, so the patch reaches it.
+Every call that changes the output folder is counted: opening a file for writing,
+``rename``/``replace`` (data files and commit records going into place), ``unlink``,
+``rmdir`` and ``mkdir``.  Dying just before call N (1, 2, ...) stops a run at each step
+of its write and commit phase in turn.  The local FnApiRunner runs the writes and
+commits in this process, so the patch reaches them.  With ``MATCHTAG_CRASH_COUNT=FILE``
+the number of calls a complete run made is written to FILE (N past the end: exit 3).
 """
 
+from __future__ import annotations
+
+import builtins
+import io
 import os
 import sys
+
+_WRITE_MODES = set("wax+")
+
+
+def install(output: str, n: int) -> dict:
+    """Patch the process so that it ``os._exit(137)``s at mutating call ``n`` under ``output``.
+    Returns a dict whose ``"count"`` is the number of calls so far."""
+    output = os.path.abspath(output)
+    state = {"count": 0}
+
+    def hit(*paths) -> None:
+        if any(os.path.abspath(os.fspath(p)).startswith(output + os.sep) for p in paths
+               if isinstance(p, (str, bytes, os.PathLike))):
+            state["count"] += 1
+            if state["count"] == n:
+                os._exit(137)
+
+    def wrap(fn, n_paths=1):
+        def patched(*args, **kwargs):
+            hit(*args[:n_paths])
+            return fn(*args, **kwargs)
+        return patched
+
+    real_open = io.open
+
+    def open_(file, mode="r", *args, **kwargs):
+        if _WRITE_MODES & set(mode):
+            hit(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    builtins.open = io.open = open_
+    os.rename = wrap(os.rename, 2)
+    os.replace = wrap(os.replace, 2)
+    os.unlink = wrap(os.unlink)
+    os.remove = wrap(os.remove)
+    os.rmdir = wrap(os.rmdir)
+    os.mkdir = wrap(os.mkdir)
+    return state
 
 
 def main() -> None:
     n = int(sys.argv[1])
     argv = sys.argv[2:]
-    output = os.path.abspath(argv[argv.index("--output") + 1])
-    real_rename = os.rename
-    count = 0
-
-    def rename(src, dst, *args, **kwargs):
-        nonlocal count
-        if os.path.abspath(str(dst)).startswith(output + os.sep):
-            count += 1
-            if count == n:
-                os._exit(137)
-        return real_rename(src, dst, *args, **kwargs)
-
-    os.rename = rename
+    state = install(argv[argv.index("--output") + 1], n)
     from pipeline.cli import main as cli_main
 
     code = cli_main(argv)
-    # the run ended before rename N: the test asked for a point past the commit
+    if os.environ.get("MATCHTAG_CRASH_COUNT"):
+        with io.FileIO(os.environ["MATCHTAG_CRASH_COUNT"], "w") as fh:
+            fh.write(str(state["count"]).encode())
+    # the run ended before call N: the test asked for a point past the end
     sys.exit(3 if code == 0 else code)
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
+from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from tagging.core.types import FramePoses
-from tagging.tables.store import table_dataset
+from tagging.tables.store import commit_records, table_dataset
+
+_READ_ATTEMPTS = 8  # about 2.5 s of pauses in all
 
 
 def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
@@ -20,14 +23,36 @@ def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
 
     ``video_id`` reads only that video; ``columns`` only those columns.  Goes through
     :func:`tagging.tables.store.table_dataset`, so each video's tables come from the one
-    run its commit record names, even while another run is writing.
+    run its commit record names, even while another run is writing (a read that overlaps
+    a commit of the same video lists the records again).
     """
-    dataset = table_dataset(tags_dir, table)
+    return read_tables(tags_dir, [table], video_id, columns)[table]
+
+
+def read_tables(tags_dir: str | Path, tables: list[str] | tuple[str, ...] = TABLES, video_id: str | None = None,
+                columns: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Several tables from one snapshot of the commit records: for each video, the rows
+    of every table come from the same run, even when a run commits meanwhile.
+
+    ``{table: DataFrame}``; ``video_id`` and ``columns`` as in :func:`read_table`.
+    """
     where = ds.field(PARTITION_COLUMN) == video_id if video_id is not None else None
-    df = dataset.to_table(columns=columns, filter=where).to_pandas()
-    if PARTITION_COLUMN in df.columns:
-        df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
-    return df
+    for attempt in range(_READ_ATTEMPTS):
+        records = commit_records(tags_dir)
+        try:
+            out = {t: table_dataset(tags_dir, t, records).to_table(columns=columns, filter=where).to_pandas()
+                   for t in tables}
+            break
+        except FileNotFoundError:
+            # A run committed a newer version of a video while we read and removed the
+            # files we had listed: take a new snapshot, after a pause.
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * 2 ** attempt)
+    for df in out.values():
+        if PARTITION_COLUMN in df.columns:
+            df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
+    return out
 
 
 def keypoints_array(poses: pd.DataFrame) -> np.ndarray:

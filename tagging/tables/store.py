@@ -132,18 +132,20 @@ def read_commit(root: str | Path, video_id: str) -> CommitRecord | None:
     return _read_record(fs, base, video_id)
 
 
-def table_dataset(root: str | Path, table: str) -> ds.Dataset:
+def table_dataset(root: str | Path, table: str, records: dict[str, CommitRecord] | None = None) -> ds.Dataset:
     """The committed files of ``root/<table>`` as a dataset: the table's schema plus
     ``video_id`` (string) from the partition folders.
 
     Only files named by a video's commit record are listed, so files of runs still
-    writing, killed or superseded are never read.  Raises ``FileNotFoundError`` naming
-    the folder when ``root`` holds no tables.
+    writing, killed or superseded are never read.  ``records`` (from
+    :func:`commit_records`): read the tables of that one snapshot, so that several
+    tables read one after the other agree video by video.  Raises ``FileNotFoundError``
+    naming the folder when ``root`` holds no tables.
     """
     if table not in TABLE_SCHEMAS:
         raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLE_SCHEMAS)}")
     fs, base = _filesystem(root)
-    records = _read_records(fs, base)
+    records = _read_records(fs, base) if records is None else records
     if not records and fs.get_file_info(posixpath.join(base, table)).type == pafs.FileType.NotFound:
         raise FileNotFoundError(f"{posixpath.join(str(root), table)}: no {table} table there "
                                 f"(is {root} the output of `matchtag run`?)")
