@@ -77,6 +77,7 @@ class _CommitVideoFn(beam.DoFn):
                 errors.append(f"could not commit under {self.output}: {exc}")
         # Not committed: what was committed before stays; this run's files of it go.
         self.write_failed.inc()
+        errors = list(dict.fromkeys(errors))  # one line per table, not per file
         LOG.error("%s: not committed: %s", video_id, "; ".join(errors))
         write_note(self.output, self.run_id, video_id, "failed", "; ".join(errors))
         try:

@@ -1,6 +1,7 @@
 """Run ``matchtag`` and die like ``kill -9`` at the Nth mutating filesystem call under the output.
 
     python tests/crash_run.py N matchtag-arguments...
+    python tests/crash_run.py --sweep SEEDED_OUTPUT|- DEST N1,N2,... matchtag-arguments-but-output
 
 The fault is injected here, from the test side: production code has no crash hooks.
 Every call that changes the output folder is counted: opening a file for writing,
@@ -57,7 +58,55 @@ def install(output: str, n: int) -> dict:
     return state
 
 
+def sweep(seeded: str | None, dest: str, points: list[int], args: list[str]) -> dict[int, int]:
+    """For each point: copy ``seeded`` (an earlier output; None: start empty) to
+    ``dest/k<point>``, run ``matchtag args --output`` there in a forked child that dies at
+    that point, and collect ``{point: exit code}``.  Point 0 runs to the end and writes the
+    number of mutating calls to ``dest/k0.count``.
+
+    The children are forked from this process before it runs any pipeline, so each
+    run pays for the imports once in all, not once per point.
+    """
+    import shutil
+
+    import pipeline.commands.run  # noqa: F401  (imports paid before forking)
+    import pipeline.graph  # noqa: F401
+    import pipeline.replay  # noqa: F401
+    from apache_beam.runners.portability import fn_api_runner  # noqa: F401
+    from pipeline.cli import main as cli_main
+
+    codes = {}
+    for point in points:
+        out = os.path.join(dest, f"k{point}")
+        if seeded:
+            shutil.copytree(seeded, out)
+        pid = os.fork()
+        if pid == 0:
+            code = 99
+            try:
+                state = install(out, point or 10 ** 9)
+                code = cli_main([*args, "--output", out])
+                if point == 0:
+                    with io.FileIO(out + ".count", "w") as fh:
+                        fh.write(str(state["count"]).encode())
+                    code = 0 if code == 0 else code
+                else:
+                    code = 3 if code == 0 else code
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        codes[point] = os.waitstatus_to_exitcode(status)
+    return codes
+
+
 def main() -> None:
+    if sys.argv[1] == "--sweep":  # --sweep SEEDED|- DEST 1,2,3 matchtag-arguments...
+        import json
+
+        seeded, dest, points = sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4].split(",")]
+        codes = sweep(None if seeded == "-" else seeded, dest, points, sys.argv[5:])
+        print(json.dumps(codes))
+        return
     n = int(sys.argv[1])
     argv = sys.argv[2:]
     state = install(argv[argv.index("--output") + 1], n)

@@ -8,6 +8,8 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,17 +171,15 @@ def _rows(out) -> dict[str, pd.DataFrame]:
     return {k: v.sort_values(list(v.columns[:3])).reset_index(drop=True) for k, v in t.items()}
 
 
-def _count_calls(setup, out: Path) -> int:
-    counter = out.parent / f"{out.name}.count"
-
-    def child():
-        state = crash_run.install(str(out), 10 ** 9)
-        code = main(["run", *setup["args"], "--output", str(out)])
-        counter.write_text(str(state["count"]))
-        return code
-
-    assert run_forked(child) == 0
-    return int(counter.read_text())
+def _sweep(setup, dest: Path, points: list[int], seeded: bool = True) -> dict[int, int]:
+    """Run tests/crash_run.py --sweep: one process, a forked run per kill point."""
+    dest.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "crash_run.py"), "--sweep",
+                           str(setup["seeded"]) if seeded else "-", str(dest), ",".join(map(str, points)),
+                           "run", *setup["args"]], env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
 def kill_points(total: int, n: int = 22) -> list[int]:
@@ -187,34 +187,33 @@ def kill_points(total: int, n: int = 22) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(1, total, n)})
 
 
-def _kill_and_check(setup, out: Path, point: int) -> str:
-    """Copy the seeded output, kill a run at ``point``; returns which version each video shows."""
-    shutil.copytree(setup["seeded"], out)
-    code = run_forked(lambda: (crash_run.install(str(out), point),
-                               main(["run", *setup["args"], "--output", str(out)]))[1])
-    assert code == 137, f"point {point}: the run ended with {code} instead of being killed"
-    assert mixed_videos(out) == [], f"point {point}: mixed videos"
+def check_killed_output(out: Path) -> str:
+    """No video mixes runs; each shows the seeded version ("old", 3 frames) or the new one."""
+    assert mixed_videos(out) == [], f"{out.name}: mixed videos"
     frames = read_table(out, "videos").set_index("video_id").frames_processed
-    assert set(frames) <= {3, 6}, frames  # each video is the seeded run's or the new one's
-    return "".join("new" if frames[v] == 6 else "old" for v in sorted(frames))
+    assert set(frames) <= {3, 6}, frames
+    return "/".join("new" if frames[v] == 6 else "old" for v in sorted(frames.index))
 
 
 def test_kill_at_spread_points_then_rerun_equals_clean_run(replay_setup, tmp_path):
-    total = _count_calls(replay_setup, tmp_path / "count")
+    assert _sweep(replay_setup, tmp_path, [0]) == {0: 0}
+    total = int((tmp_path / "k0.count").read_text())
     points = kill_points(total)
     assert len(points) >= 20, total
+    codes = _sweep(replay_setup, tmp_path, points)
+    assert codes == {p: 137 for p in points}, codes
     clean = _rows(replay_setup["clean"])
     seen = {}
     for point in points:
         out = tmp_path / f"k{point}"
-        seen[point] = _kill_and_check(replay_setup, out, point)
+        seen[point] = check_killed_output(out)
         assert main(["run", *replay_setup["args"], "--output", str(out)]) == 0
         after = _rows(out)
         for t in TABLES:
             pd.testing.assert_frame_equal(after[t], clean[t], obj=f"{t} after a rerun (killed at {point})")
         left = {p.name for p in out.iterdir()} - {*TABLES, "runs", COMMITS_DIR}
         assert not left, f"point {point}: {left} left behind"
-    print(f"kill test: {total} mutating calls per run, killed at {len(points)}: {seen}")
+    print(f"kill test: {total} mutating calls per run, killed at {len(points)} points: {seen}")
     assert any("old" in v for v in seen.values()) and any("new" in v for v in seen.values())
 
 
