@@ -3,8 +3,8 @@
     python bench/dry_run_scale.py [--videos DIR] [--sizes 1 100 1000] [--json]
 
 Writes manifests of N rows that point at the real files in DIR (default
-$MATCHTAG_SHARED_DATA/video, else ../shared/data/video) repeated under different
-video ids, and runs `python -m pipeline.cli run --manifest M --output O --dry-run` for
+$MATCHTAG_SHARED_DATA/video, else ../shared/data/video) repeated, through one
+symlink per row, under different video ids, and runs `python -m pipeline.cli run --manifest M --output O --dry-run` for
 each, as a user would (a fresh process: imports included in the wall time).  Prints
 the transform count the dry run reports, the number of videos it would tag, and the
 wall time.  The count must be the same for every N.
@@ -47,9 +47,14 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
+            # One symlink per row: the same path twice is one video (one job), by design.
+            links = Path(tmp) / f"v{n}"
+            links.mkdir()
+            for i in range(n):
+                (links / f"match-{i:05d}{files[i % len(files)].suffix}").symlink_to(files[i % len(files)])
             manifest = Path(tmp) / f"m{n}.csv"
             manifest.write_text("path,video_id\n" + "".join(
-                f"{files[i % len(files)]},match-{i:05d}\n" for i in range(n)))
+                f"{p},{p.stem}\n" for p in sorted(links.iterdir())))
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--manifest", str(manifest),
                                    "--output", str(Path(tmp) / "tags"), "--dry-run"],

@@ -33,7 +33,11 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
                               retry_failed=opts.retry_failed,
                               progress=_progress_enabled(opts, pipeline.options))
     decoded = (pipeline
-               | "ListVideos" >> beam.Create(jobs)
+               # Create reshuffles on its own only when given 2+ elements; an explicit
+               # Reshuffle spreads the hashing over workers and keeps the graph the same
+               # for 1 video as for 1,000.
+               | "ListVideos" >> beam.Create(jobs, reshuffle=False)
+               | "SpreadVideos" >> beam.Reshuffle()
                | "DecodeFrames" >> DecodeFrames(settings))
     if opts.pose == "replay":
         from pipeline.replay import ReplayPoses
