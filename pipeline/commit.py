@@ -50,7 +50,7 @@ def data_file_name(run_id: str, part: int) -> str:
 
 def run_of_file(name: str) -> str | None:
     """The run id in a data file's name (``<run_id>-<part>.parquet``, or a hidden temp
-    ``.<run_id>-<part>.parquet.<pid>.tmp``), or None for a file that is not ours."""
+    ``.<run_id>-<part>.parquet.<run_id>.<random>.tmp``), or None for a file that is not ours."""
     name = name.lstrip(".")
     stem = name.split(".parquet", 1)[0]
     if stem == name or "-" not in stem:
@@ -93,27 +93,31 @@ def write_part(output: str, run_id: str, table: str, video_id: str, part: int, r
     """Write ``rows`` (dicts, streamed ROWS_PER_BATCH at a time) as one Parquet file of
     ``table`` for ``video_id``; returns its path relative to ``output``.
 
-    The name is fixed by (run, part), so a retried bundle rewrites the same file.
-    Locally the file is written under a hidden temp name and renamed, so no torn file
-    is ever visible; an object store shows an object only once its upload completes.
+    The name is fixed by (run, part), so a retried bundle rewrites the same file; no
+    torn file is ever visible (:func:`_write_atomically`).
     """
     rel = f"{partition_path(table, video_id)}/{data_file_name(run_id, part)}"
-    final = _join(output, rel)
+    _write_atomically(output, rel, run_id, lambda fh: _write_parquet(fh, table, rows))
+    return rel
+
+
+def _write_atomically(output: str, rel: str, tag: str, write) -> None:
+    """``write(file)`` the file ``output/rel`` so that it appears whole or not at all: locally
+    under a hidden temp name (``.<name>.<tag>.<random>.tmp``, ``tag`` a run id) then
+    ``os.replace``d; on object stores as one object, visible once its upload completes."""
+    path = _join(output, rel)
     if is_local(output):
-        folder = os.path.dirname(final)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(final)}.{os.getpid()}.tmp")
+        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{tag}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            with open(tmp, "wb") as fh:
-                _write_parquet(fh, table, rows)
-            os.replace(tmp, final)
+            with _open_new(tmp) as fh:
+                write(fh)
+            os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
             raise
     else:
-        with FileSystems.create(final) as fh:
-            _write_parquet(fh, table, rows)
-    return rel
+        with FileSystems.create(path) as fh:
+            write(fh)
 
 
 def _open_new(path: str):
@@ -136,22 +140,9 @@ def _unlink_quietly(path: str) -> None:
 
 
 def write_whole(output: str, rel: str, data: str | bytes, tag: str) -> None:
-    """Write a small file at ``output/rel`` whole or not at all (temp + replace locally;
-    one object write on object stores).  ``tag`` goes into the temp name (a run id)."""
+    """Write a small file at ``output/rel`` whole or not at all (see :func:`_write_atomically`)."""
     data = data.encode() if isinstance(data, str) else data
-    path = _join(output, rel)
-    if is_local(output):
-        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{tag}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with _open_new(tmp) as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
-    else:
-        with FileSystems.create(path) as fh:
-            fh.write(data)
+    _write_atomically(output, rel, tag, lambda fh: fh.write(data))
 
 
 # --- the commit ---------------------------------------------------------------------------

@@ -23,8 +23,9 @@ def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str,
     ``outcomes``: ``{video_id: (status, error)}`` of this run (``ok``, ``partial``,
     ``failed``, ``skipped``); the counts and failures are this run's only.
     """
-    import apache_beam
     from importlib.metadata import PackageNotFoundError, version
+
+    import apache_beam
     try:  # the installed version, without paying for importing TF in the launcher
         tf_version = version("tensorflow")
     except PackageNotFoundError:  # launcher without TF (remote runners)

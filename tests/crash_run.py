@@ -69,10 +69,11 @@ def sweep(seeded: str | None, dest: str, points: list[int], args: list[str]) -> 
     """
     import shutil
 
+    from apache_beam.runners.portability import fn_api_runner  # noqa: F401
+
     import pipeline.commands.run  # noqa: F401  (imports paid before forking)
     import pipeline.graph  # noqa: F401
     import pipeline.replay  # noqa: F401
-    from apache_beam.runners.portability import fn_api_runner  # noqa: F401
     from pipeline.cli import main as cli_main
 
     codes = {}

@@ -12,15 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import crash_run
 import numpy as np
 import pandas as pd
 import pytest
 from commit_helpers import SEED_RUN, commit_synthetic, mixed_videos, run_forked, synthetic_pose_rows
 from conftest import astronaut_clip_frames, write_clip
 
-import crash_run
 from pipeline.cli import main
-from pipeline.commit import LOCKS_DIR, NOTES_DIR, RunLock, collect_garbage, run_is_live, write_part
+from pipeline.commit import LOCKS_DIR, RunLock, collect_garbage, run_is_live, write_part
 from schemas.tables import TABLES
 from tagging.tables.queries import read_table, read_tables
 from tagging.tables.store import COMMITS_DIR, read_commit, table_dataset
