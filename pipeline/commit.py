@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import posixpath
+import socket
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -203,23 +205,28 @@ def run_is_live(output: str, run_id: str) -> bool:
     """True when ``run_id`` may still be writing: locally its lock is held; on object
     stores its start time (the run id's prefix) is less than REMOTE_GRACE_S ago."""
     if is_local(output):
-        lock = os.path.join(output, LOCKS_DIR, f"{run_id}.lock")
-        try:
-            fd = os.open(lock, os.O_RDONLY)  # never O_CREAT: that would revive a dead run's lock
-        except FileNotFoundError:
-            return False  # a run removes its lock only after its own clean-up
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        # a run removes its lock only after its own clean-up: no lock file, no live run
+        return _lock_held(os.path.join(output, LOCKS_DIR, f"{run_id}.lock"))
     try:
         started = dt.datetime.strptime(run_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
     except ValueError:
         return True  # not a run id of ours: never delete
     return (dt.datetime.now(dt.timezone.utc) - started).total_seconds() < REMOTE_GRACE_S
+
+
+def _lock_held(path: str) -> bool:
+    """Does some process hold an ``flock`` on ``path``?  False when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY)  # never O_CREAT: that would revive a dead run's lock
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def collect_garbage(output: str, video_ids: list[str] | None = None, own_run: str | None = None) -> list[str]:
@@ -350,7 +357,7 @@ class RunLock:
             # Locked before it is visible under its name: another run must never find
             # the lock file of a starting run unlocked and take the run for dead.
             final = os.path.join(self.output, LOCKS_DIR, f"{self.run_id}.lock")
-            tmp = os.path.join(self.output, LOCKS_DIR, f".{self.run_id}.lock.tmp")
+            tmp = os.path.join(self.output, LOCKS_DIR, _tmp_lock_name(self.run_id))
             self._fh = _open_new(tmp)
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.rename(tmp, final)
@@ -376,6 +383,30 @@ class RunLock:
             self._fh.close()
 
 
+def _tmp_lock_name(run_id: str) -> str:
+    return f".{run_id}.{_host()}.{os.getpid()}.lock.tmp"
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_")
+
+
+def _process_alive(tmp_lock_name: str) -> bool:
+    """Is the process that made this temp lock file (see _tmp_lock_name) still running?
+    True when it ran on another host: that cannot be checked from here."""
+    parts = tmp_lock_name.split(".")
+    host, pid = parts[-4], parts[-3]
+    if host != _host() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_dead_runs(output: str) -> None:
     """Remove what runs that are over left behind: uncommitted data files, temp files,
     notes and lock files (local outputs)."""
@@ -383,10 +414,19 @@ def remove_dead_runs(output: str) -> None:
     _remove_dead_temps(output, COMMITS_DIR)
     locks = os.path.join(output, LOCKS_DIR)
     for name in os.listdir(locks) if os.path.isdir(locks) else []:
-        run_id = name.removesuffix(".lock")
-        if name.endswith(".lock") and not run_is_live(output, run_id):
-            _remove_notes(output, run_id)
-            _unlink_quietly(os.path.join(locks, name))
+        path = os.path.join(locks, name)
+        if name.endswith(".lock.tmp"):
+            # A run killed while taking its lock.  One taking it now has only just created
+            # the file (it lives for microseconds) and is a live process.
+            try:
+                stale = time.time() - os.path.getmtime(path) > 60 or not _process_alive(name)
+            except FileNotFoundError:
+                continue
+            if stale and not _lock_held(path):
+                _unlink_quietly(path)
+        elif name.endswith(".lock") and not run_is_live(output, name.removesuffix(".lock")):
+            _remove_notes(output, name.removesuffix(".lock"))
+            _unlink_quietly(path)
     notes = os.path.join(output, NOTES_DIR)
     for run_id in os.listdir(notes) if os.path.isdir(notes) else []:
         if not run_is_live(output, run_id):
