@@ -277,3 +277,26 @@ def _count_in_child(tmp_path):
     os.unlink(tmp_path / "o" / "a" / "g")
     (tmp_path / "n").write_text(json.dumps(state["count"]))
     return 0
+
+
+# --- dry run: what a run would do, and a graph that does not grow with the manifest --------
+
+def test_dry_run_prints_only_json_and_a_constant_graph(replay_setup, tmp_path, capsys):
+    clips = [a for a in replay_setup["args"] if a.endswith(".avi")]
+    args = [a for a in replay_setup["args"] if not a.endswith(".avi")]
+    assert main(["run", *clips, "--output", str(replay_setup["clean"]), "--skip-existing", "--dry-run",
+                 *args]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["to_tag"], plan["to_skip"], plan["inputs_hashed"]) == ([], ["v0", "v1"], 2)
+    sizes = {}
+    for n in (1, 2, 40):
+        folder = tmp_path / f"m{n}"
+        folder.mkdir()
+        for i in range(n):
+            os.symlink(clips[0], folder / f"match-{i:03d}.avi")
+        assert main(["run", str(folder / "*.avi"), "--output", str(tmp_path / "o"), "--dry-run", *args]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert len(plan["to_tag"]) == n and plan["to_skip"] == []
+        sizes[n] = plan["transforms"]
+    assert len(set(sizes.values())) == 1, sizes
+    assert not (tmp_path / "o").exists()  # nothing written
