@@ -362,6 +362,11 @@ class RunLock:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.rename(tmp, final)
             remove_dead_runs(self.output)
+        else:
+            try:  # files of runs older than REMOTE_GRACE_S that no record names
+                collect_garbage(self.output)
+            except Exception as exc:  # a listing error must not stop the run
+                LOG.warning("%s: could not look for files of earlier runs: %s", self.output, exc)
         return self
 
     def finish(self, video_ids: list[str]) -> None:
