@@ -120,6 +120,19 @@ def _read_record(fs: pafs.FileSystem, base: str, video_id: str) -> CommitRecord 
         return None
 
 
+def commit_local(root: str | Path, record: CommitRecord) -> None:
+    """Write the commit record of a local output in one atomic step (temp file, then
+    ``os.replace``): for writers outside the pipeline, such as the synthetic tables of
+    ``tagging.events.synth``.  The pipeline commits through ``pipeline.commit``."""
+    import os
+
+    folder = Path(root) / COMMITS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{record_name(record.video_id)}.{record.run_id}.{os.getpid()}.tmp"
+    tmp.write_text(record.to_json())
+    os.replace(tmp, folder / record_name(record.video_id))
+
+
 def commit_records(root: str | Path) -> dict[str, CommitRecord]:
     """Every committed video of ``root``: ``{video_id: CommitRecord}``."""
     fs, base = _filesystem(root)
