@@ -29,6 +29,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tagging.tables.queries import read_table  # noqa: E402
+
 TABLES = ("videos", "poses", "tracks", "events")
 
 
@@ -39,24 +43,29 @@ def matchtag(args: list[str], **kw) -> subprocess.Popen:
 
 
 def counts(out: Path) -> dict:
-    return {t: len(pd.read_parquet(out / t)) if (out / t).exists() else 0 for t in TABLES}
+    return {t: len(read_table(out, t)) if (out / "_commits").exists() else 0 for t in TABLES}
 
 
 def torn_partitions(out: Path) -> list[str]:
-    """Visible partitions that are not exactly one complete Parquet file."""
+    """Committed files that are not complete Parquet files, and videos whose tables mix runs."""
+    from tagging.tables.store import commit_records
+
     bad = []
-    for t in TABLES:
-        if not (out / t).exists():
-            continue
-        for part in (out / t).iterdir():
-            files = list(part.glob("*.parquet"))
-            try:
-                if len(files) != 1:
-                    raise ValueError(f"{len(files)} files")
-                pq.read_metadata(files[0])
-            except Exception as exc:  # torn, missing, or being written
-                if part.exists():
-                    bad.append(f"{part}: {exc}")
+    try:
+        records = commit_records(out)
+    except Exception as exc:  # a torn record
+        return [f"{out}/_commits: {exc}"]
+    for vid, record in records.items():
+        for t in TABLES:
+            for rel in record.files[t]:
+                try:
+                    pq.read_metadata(out / rel)
+                    if not Path(rel).name.startswith(record.run_id + "-"):
+                        raise ValueError(f"file of another run than {record.run_id}")
+                except FileNotFoundError:
+                    pass  # superseded by a newer commit meanwhile
+                except Exception as exc:
+                    bad.append(f"{out / rel}: {exc}")
     return bad
 
 
@@ -86,7 +95,7 @@ def main(argv=None) -> int:
         t = time.time()
         p = matchtag([*common, "--output", str(clean)])
         p.wait()
-        v = pd.read_parquet(clean / "videos").sort_values("video_id")
+        v = read_table(clean, "videos").sort_values("video_id")
         summary["run"] = {
             "exit_code": p.returncode, "wall_s": round(time.time() - t, 1),
             "videos": v[["video_id", "status", "frames_processed", "error"]].to_dict(orient="records"),
@@ -139,7 +148,7 @@ def main(argv=None) -> int:
             "kills": kills, "rerun_exit_code": p.returncode, "polls": polls,
             "torn_partitions_seen": torn[:5], "rows_after_rerun": counts(killed),
             "rows_clean_run": summary["run"]["rows"], "equal": counts(killed) == summary["run"]["rows"],
-            "staging_left": (killed / "_staging").exists()}
+            "left_behind": sorted({p.name for p in killed.iterdir()} - {*TABLES, "runs", "_commits"})}
         print(json.dumps(summary["kill_9_then_rerun"], indent=1), flush=True)
     return 0
 

@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tagging.tables.queries import read_table  # noqa: E402
 from tagging.track.offline import ids_per_frame, track_video  # noqa: E402
 from tagging.track.segments import track_video_chunked  # noqa: E402
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG  # noqa: E402
@@ -68,7 +69,6 @@ def compare_pipeline(video: str, tags: str, chunk_s: float, overlap_s: float) ->
     import tempfile
     import time
 
-    import pandas as pd
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,9 +80,9 @@ def compare_pipeline(video: str, tags: str, chunk_s: float, overlap_s: float) ->
                             "--track-overlap-s", str(overlap_s), "--progress", "off"],
                            check=True, cwd=Path(__file__).resolve().parents[1], capture_output=True)
             out[name] = {"seconds": time.perf_counter() - t,
-                         "poses": pd.read_parquet(dest / "poses").sort_values(
+                         "poses": read_table(dest, "poses").sort_values(
                              ["video_id", "frame_index", "bbox_x1", "bbox_y1"]).reset_index(drop=True),
-                         "tracks": pd.read_parquet(dest / "tracks")}
+                         "tracks": read_table(dest, "tracks")}
     a = out["single"]["poses"].track_id.to_numpy()
     b = out["chunked"]["poses"].track_id.to_numpy()
     n_single, n_chunked = len(out["single"]["tracks"]), len(out["chunked"]["tracks"])
@@ -95,7 +95,6 @@ def compare_pipeline(video: str, tags: str, chunk_s: float, overlap_s: float) ->
 
 
 def main(argv=None) -> int:
-    import pandas as pd
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tags", required=True, help="output directory of `matchtag run`")
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
         print(json.dumps({"video": args.pipeline, "chunk_s": args.chunk_s, "overlap_s": args.overlap_s, **res},
                          indent=1))
         return 0
-    poses = pd.read_parquet(Path(args.tags) / "poses")
+    poses = read_table(args.tags, "poses")
     out = {}
     for vid, g in poses.groupby("video_id", observed=True):
         boxes, scores = frames_of(g)

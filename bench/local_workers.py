@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tagging.tables.queries import read_table
+
 
 def run_once(videos: list[str], poses_from: str, workers: int, out: Path, range_frames: int) -> dict:
     cmd = [sys.executable, "-m", "pipeline.cli", "run", *videos, "--output", str(out),
@@ -32,11 +34,10 @@ def run_once(videos: list[str], poses_from: str, workers: int, out: Path, range_
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
         raise SystemExit(f"run with {workers} worker(s) failed ({proc.returncode})")
-    import pandas as pd
 
-    videos_df = pd.read_parquet(out / "videos")
+    videos_df = read_table(out, "videos")
     return {"workers": workers, "wall_s": wall, "frames": int(videos_df["frames_processed"].sum()),
-            "pose_rows": len(pd.read_parquet(out / "poses"))}
+            "pose_rows": len(read_table(out, "poses"))}
 
 
 def main(argv=None) -> int:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.main import stored_video_ids  # noqa: E402
 from tagging.core.keypoints import KEYPOINT_NAMES  # noqa: E402
 from tagging.core.types import FramePoses  # noqa: E402
+from tagging.tables.queries import read_table  # noqa: E402
 from tagging.track.sequences import track_frames  # noqa: E402
 from tagging.track.teams import assign_teams, colour_per_track, torso_colours  # noqa: E402
 from tagging.video.ids import assign_video_ids  # noqa: E402
@@ -34,9 +35,8 @@ TEAM_RGB = {"a": (230, 40, 40), "b": (40, 90, 255), "other": (255, 220, 0), None
 
 
 def load_frames(tags: str, video_id: str):
-    import pandas as pd
 
-    poses = pd.read_parquet(Path(tags) / "poses")
+    poses = read_table(tags, "poses")
     poses = poses[poses["video_id"].astype(str) == video_id]
     if poses.empty:
         raise SystemExit(f"{tags}: no poses for video {video_id}")

@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline.commit import read_committed_video
+from pipeline.commit import already_tagged
 from tagging import __version__
 from tagging.core.hashing import sha256_file
 from tagging.video.inputs import VideoJob
@@ -45,6 +45,7 @@ class DecodeSettings:
     max_frames: int | None = None
     range_frames: int = 1500
     skip_existing: bool = False
+    retry_failed: bool = False
     progress: bool = False
 
 
@@ -158,16 +159,13 @@ class PlanRangesFn(_VideoFileFn):
             plan["error"] = str(exc)
         except Exception as exc:  # unreadable URI, permissions, ...
             plan["error"] = f"{job.path}: {type(exc).__name__}: {exc}"
-        if s.skip_existing and plan["sha256"] is not None:
-            old = read_committed_video(s.output, job.video_id)
-            # Same bytes + same config = same tags, whatever the status was; a failure
-            # before hashing (I/O, permissions) has no sha256 and is always retried.
-            if (old is not None and old.get("sha256") == plan["sha256"]
-                    and old.get("tagging_config") == s.tagging_config):
-                self.skipped.inc()
-                LOG.info("%s: already tagged with the same content and config; skipped", job.video_id)
-                yield TaggedOutput(SKIPPED_TAG, job.video_id)
-                return
+        # A failure before hashing (I/O, permissions) has no sha256 and is always retried.
+        if s.skip_existing and plan["sha256"] is not None and already_tagged(
+                s.output, job.video_id, plan["sha256"], s.tagging_config, s.retry_failed):
+            self.skipped.inc()
+            LOG.info("%s: already tagged with the same content and config; skipped", job.video_id)
+            yield TaggedOutput(SKIPPED_TAG, job.video_id)
+            return
         if info is None:
             yield TaggedOutput(VIDEOS_TAG, (job.video_id, plan))
             return

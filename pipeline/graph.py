@@ -30,9 +30,14 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
     settings = DecodeSettings(output=opts.output, run_id=run_id, tagging_config=tagging_config(opts),
                               pose_backend=backend, stride=opts.stride, max_frames=opts.max_frames,
                               range_frames=opts.range_frames, skip_existing=opts.skip_existing,
+                              retry_failed=opts.retry_failed,
                               progress=_progress_enabled(opts, pipeline.options))
     decoded = (pipeline
-               | "ListVideos" >> beam.Create(jobs)
+               # Create reshuffles on its own only when given 2+ elements; an explicit
+               # Reshuffle spreads the hashing over workers and keeps the graph the same
+               # for 1 video as for 1,000.
+               | "ListVideos" >> beam.Create(jobs, reshuffle=False)
+               | "SpreadVideos" >> beam.Reshuffle()
                | "DecodeFrames" >> DecodeFrames(settings))
     if opts.pose == "replay":
         from pipeline.replay import ReplayPoses
@@ -50,7 +55,7 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
     tables["events"] = tracks | "TagEvents" >> TagEvents(opts.events_model)
     tables["videos"] = decoded["videos"]
     tables["skipped"] = decoded["skipped"]
-    return tables | "WriteTables" >> WriteTables(opts.output, run_id, [j.video_id for j in jobs])
+    return tables | "WriteTables" >> WriteTables(opts.output, run_id, opts.range_frames)
 
 
 def _progress_enabled(opts: MatchtagOptions, options: PipelineOptions) -> bool:

@@ -30,8 +30,8 @@ DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 
 # Options that do not change the tags: left out of the tagging config, so that a
 # rerun with another batch size or runner still counts as "already tagged".
-_NOT_CONFIG = {"inputs", "output", "manifest", "skip_existing", "progress", "inference_batch_size",
-               "range_frames"}
+_NOT_CONFIG = {"inputs", "output", "manifest", "skip_existing", "retry_failed", "matchtag_dry_run", "progress",
+               "inference_batch_size", "range_frames"}
 
 
 class UsageError(ValueError):
@@ -85,6 +85,13 @@ class MatchtagOptions(PipelineOptions):
         parser.add_argument("--skip_existing", "--skip-existing", dest="skip_existing", action="store_true",
                             help="skip videos already tagged in --output with the same content hash "
                                  "and tagging config (for scheduled runs)")
+        parser.add_argument("--retry_failed", "--retry-failed", dest="retry_failed", action="store_true",
+                            help="with --skip-existing: also tag again the videos whose committed "
+                                 "status is failed or partial")
+        parser.add_argument("--dry-run", dest="matchtag_dry_run", action="store_true",
+                            help="check the inputs or manifest, build the graph without running it and "
+                                 "print as JSON the videos to tag and to skip and the graph's size (with "
+                                 "--skip-existing this hashes every already-committed input)")
         parser.add_argument("--range_frames", "--range-frames", dest="range_frames", type=int, default=1500,
                             help="frames per decode range; ranges of one video decode in parallel "
                                  "(default 1500 = 60 s at 25 fps)")
@@ -164,6 +171,8 @@ def validate(opts: MatchtagOptions) -> None:
         raise UsageError("--tile-px must be -1 (automatic), 0 (off) or a tile side in pixels")
     if opts.range_frames < 1:
         raise UsageError("--range-frames must be >= 1")
+    if opts.retry_failed and not opts.skip_existing:
+        raise UsageError("--retry-failed goes with --skip-existing (without it every video is tagged again)")
     if (opts.pose == "replay") != bool(opts.poses_from):
         raise UsageError("--pose replay and --poses-from DIR go together")
     if opts.events_model not in EVENT_MODELS:

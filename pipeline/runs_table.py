@@ -10,52 +10,45 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.commit import read_committed_video
+from pipeline.commit import write_whole
 from schemas.tables import RUNS
 from tagging import __version__
 
 
-def _videos_of_run(output: str, video_ids: list[str]) -> list[dict]:
-    rows = []
-    for vid in video_ids:
-        row = read_committed_video(output, vid)
-        if row is not None:
-            rows.append({**row, "video_id": vid})
-    return rows
-
-
 def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str, runner: str,
-                  tagging_config: str, options: dict, video_ids: list[str], counters: dict) -> str:
-    """Write ``OUTPUT/runs/run_id=<id>/run.parquet``; returns its path."""
+                  tagging_config: str, options: dict, outcomes: dict[str, tuple[str, str | None]],
+                  counters: dict) -> str:
+    """Write ``OUTPUT/runs/run_id=<id>/run.parquet``; returns its path.
+
+    ``outcomes``: ``{video_id: (status, error)}`` of this run (``ok``, ``partial``,
+    ``failed``, ``skipped``); the counts and failures are this run's only.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
     import apache_beam
-    try:
-        import tensorflow as tf
-        tf_version = tf.__version__
-    except Exception:  # launcher without TF (remote runners)
+    try:  # the installed version, without paying for importing TF in the launcher
+        tf_version = version("tensorflow")
+    except PackageNotFoundError:  # launcher without TF (remote runners)
         tf_version = None
-    rows = _videos_of_run(output, video_ids)
-    mine = [r for r in rows if r.get("run_id") == run_id]
-    failures = [f"{r['video_id']}: {r.get('error')}" for r in mine if r.get("status") != "ok"]
+    statuses = [status for status, _ in outcomes.values()]
+    failures = [f"{vid}: {error}" for vid, (status, error) in sorted(outcomes.items())
+                if status in ("partial", "failed")]
     row = {
         "run_id": run_id, "started_at": started, "ended_at": dt.datetime.now(dt.timezone.utc),
         "state": state, "runner": runner, "matchtag_version": __version__,
         "beam_version": apache_beam.__version__, "tensorflow_version": tf_version,
         "tagging_config": tagging_config,
         "options_json": json.dumps(options, sort_keys=True, default=str),
-        "videos_total": len(video_ids),
-        "videos_ok": sum(r.get("status") == "ok" for r in mine),
-        "videos_partial": sum(r.get("status") == "partial" for r in mine),
-        "videos_failed": sum(r.get("status") == "failed" for r in mine),
-        "videos_skipped": int(counters.get("videos_skipped", 0)),
+        "videos_total": len(outcomes),
+        **{f"videos_{s}": statuses.count(s) for s in ("ok", "partial", "failed", "skipped")},
         "frames_decoded": int(counters.get("frames_decoded", 0)),
         "people_detected": int(counters.get("people_detected", 0)),
         "events": int(counters.get("events", 0)),
         "failures": failures,
     }
     table = pa.Table.from_pylist([row], schema=RUNS).drop_columns(["run_id"])
-    path = FileSystems.join(output, "runs", f"run_id={run_id}", "run.parquet")
+    rel = f"runs/run_id={run_id}/run.parquet"
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    with FileSystems.create(path) as fh:
-        fh.write(buf.getvalue())
-    return path
+    write_whole(output, rel, buf.getvalue(), run_id)
+    return FileSystems.join(output, rel)

@@ -2,7 +2,8 @@
 
 Every table is hive-partitioned by ``video_id`` (``DIR/<table>/video_id=<id>/``).
 The partition column is not stored inside the Parquet files (as Hive and Spark
-do); ``pandas.read_parquet(DIR / "<table>")`` restores it from the directory name.
+do); readers restore it from the directory name.  Which files of a partition are
+committed is said by ``DIR/_commits/video_id=<id>.json`` (see docs/reliability.md).
 ``TABLE_SCHEMAS`` hold the full logical schema (``video_id`` first);
 :func:`file_schema` gives the schema of the files on disk.
 

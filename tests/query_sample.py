@@ -1,7 +1,7 @@
 """A small synthetic ``matchtag run`` output for the query API's tests and docs/querying.md.
 
 No model runs: the rows are made up, written with the schemas of ``schemas.tables`` in the
-same layout as the pipeline's (``DIR/<table>/video_id=<id>/part-….parquet``, ``DIR/runs/
+same layout as the pipeline's (``DIR/<table>/video_id=<id>/part-….parquet`` and a commit record per video, ``DIR/runs/
 run_id=<id>/run.parquet``).  Stick figures stand and walk; a throw-in's thrower has both
 wrists above the head around the peak.
 
@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.tables import KEYPOINT_NAMES, RUNS, file_schema
+from schemas.tables import KEYPOINT_NAMES, RUNS, TABLES, file_schema
+from tagging.tables.store import CommitRecord, commit_local
 
 FPS = 25.0
 STRIDE = 25
@@ -113,6 +114,12 @@ def write_sample_output(root: str | Path) -> Path:
     failed = {"path": "/matches/broken.mp4", "status": "failed", "error": "/matches/broken.mp4: not a video",
               "frames_processed": 0, "run_id": run_2, "tagged_at": tagged}
     _write(pa.Table.from_pylist([failed], schema=file_schema("videos")), root / "videos" / broken)
+    # the commit record of each video names its files (tagging.tables.store): readers list
+    # only committed files, as they do for the pipeline's own outputs
+    for vid in (*VIDEOS, "broken"):
+        part = f"video_id={vid}/part-00000-of-00001.parquet"
+        commit_local(root, CommitRecord(vid, run_2, {t: [f"{t}/{part}"] for t in TABLES},
+                                        status="failed" if vid == "broken" else "ok"))
     runs_files = RUNS.remove(RUNS.get_field_index("run_id"))
     for run_id, day, failures in ((run_1, 28, []), (run_2, 29, ["broken: /matches/broken.mp4: not a video"])):
         start = dt.datetime(2026, 11, day, 20, tzinfo=dt.timezone.utc)

@@ -84,8 +84,8 @@ def metered_reads() -> Iterator[Callable]:
     handler = CountingHandler()
     real = load.table_dataset
 
-    def counting_dataset(root, table):
-        found = real(root, table)
+    def counting_dataset(root, table, records=None):
+        found = real(root, table, records)
         return ds.dataset(found.files, schema=found.schema, format="parquet",
                           filesystem=pafs.PyFileSystem(handler), partitioning=found.partitioning,
                           partition_base_dir=str(Path(root) / table))

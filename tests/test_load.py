@@ -25,6 +25,7 @@ from tagging.tables import (
     read_table,
     track_keypoints,
 )
+from tagging.tables.store import commit_local, commit_records
 
 
 def test_video_id_first_as_plain_strings_in_every_table(tag_sample):
@@ -133,6 +134,9 @@ def test_events_with_poses_cuts_each_events_window(tag_sample, tmp_path):
                                    "peak_ms": 900_500.0, "confidence": 0.5, "model": "test"}],
                                  schema=file_schema("events"))
     pq.write_table(extra, out / "events" / "video_id=match-2" / "part-extra.parquet")
+    record = commit_records(out)["match-2"]       # committed with the video's other files
+    record.files["events"].append("events/video_id=match-2/part-extra.parquet")
+    commit_local(out, record)
 
     rows = events_with_poses(out, "match-2", window_ms=(2000, 1000))
     assert rows.event.nunique() == 3 and list(rows.columns[:3]) == ["video_id", "event", "event_type"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -78,7 +79,8 @@ def test_every_partition_exists_with_versioned_schema(tagged):
             schema = pq.read_schema(files[0])
             assert schema.metadata[b"matchtag.schema_version"] == SCHEMA_VERSION.encode()
             assert schema.names == file_schema(table).names
-    assert not (out / "_staging").exists()
+    # no run left anything beside the tables, the runs and the commit records
+    assert {p.name for p in out.iterdir()} == {*TABLES, "runs", "_commits"}
 
 
 def test_rerun_replaces_partitions_without_duplicates(tagged):
@@ -87,6 +89,8 @@ def test_rerun_replaces_partitions_without_duplicates(tagged):
     assert main(["run", str(tagged["clip"]), "--output", str(out), *RUNNER]) == 0
     after = {t: len(read_table(out, t)) for t in TABLES}
     assert after == before
+    # the superseded files are gone, so plain pandas reads the same rows
+    assert {t: len(pd.read_parquet(out / t)) for t in TABLES} == before
 
 
 def test_stride_and_max_frames(tmp_path, astronaut_clip, models):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from pipeline.commands import EXIT_OK, EXIT_USAGE, EXIT_VIDEO_FAILED
 from pipeline.logs import log
@@ -12,9 +13,7 @@ SUMMARY = "tag videos: pose, tracks, teams and events into Parquet tables"
 
 
 def main(argv: list[str]) -> int:
-    import pandas as pd
-
-    from pipeline.main import run
+    from pipeline.main import dry_run, run
     from pipeline.options import MatchtagOptions, UsageError, parse_run_args, stage_config, validate
 
     if not argv or "-h" in argv or "--help" in argv:
@@ -31,6 +30,14 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
+    if opts.matchtag_dry_run:
+        try:
+            plan = dry_run(argv)
+        except UsageError as exc:
+            log(f"error: {exc}")
+            return EXIT_USAGE
+        print(json.dumps(plan, indent=1))
+        return EXIT_OK
     try:
         # Fetch in the launcher, with progress, so workers on this machine find them.
         if opts.pose != "replay":
@@ -45,21 +52,19 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
+    for vid, (status, error) in sorted(result.outcomes.items()):
+        if status == "skipped":
+            log(f"{vid}: already tagged; skipped")
+        else:
+            log(f"{vid}: {status}" + (f" ({error})" if error else ""))
+    counts = {s: sum(o[0] == s for o in result.outcomes.values()) for s in ("ok", "partial", "failed", "skipped")}
+    log(f"run {result.run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f"; tables in {result.output}: videos, poses, tracks, events, runs")
     if result.state != "DONE":
         log(f"pipeline ended in state {result.state}")
         return EXIT_VIDEO_FAILED
-    videos = pd.read_parquet(f"{result.output}/videos")
-    videos = videos[videos["video_id"].astype(str).isin(set(result.video_ids))]
-    bad = 0
-    for row in videos.sort_values("video_id").itertuples():
-        note = f" ({row.error})" if row.status != "ok" else ""
-        skipped = " (already tagged; skipped)" if row.run_id != result.run_id else ""
-        log(f"{row.video_id}: {row.status}, {row.frames_processed} frames{note}{skipped}")
-        bad += row.status != "ok"
-    skipped = result.counters.get("videos_skipped", 0)
-    log(f"run {result.run_id}: {len(result.video_ids) - skipped} video(s) processed, {skipped} skipped; "
-         f"tables in {result.output}: videos, poses, tracks, events, runs")
-    if bad:
-        log(f"{bad} of {len(videos)} video(s) not fully tagged")
+    if result.not_ok:
+        log(f"{len(result.not_ok)} of {len(result.outcomes) - counts['skipped']} video(s) tagged by this run "
+            "not fully tagged")
         return EXIT_VIDEO_FAILED
     return EXIT_OK

@@ -490,6 +490,10 @@ def generate_dataset(seed: int, n_per_event: int, n_background: int, views: tupl
     return [generate_track(sample_spec(rng, k, views), rng, noise) for k in kinds]
 
 
+_SYNTH_RUN = "synthetic"
+_SYNTH_FILE = f"{_SYNTH_RUN}-00000.parquet"  # named like a run's file: <run_id>-<part>.parquet
+
+
 def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str | Path) -> Path:
     """Write synthetic tracks as a ``matchtag run``-style output directory (videos, poses,
     tracks, events=empty) plus ``labels.csv``; returns the labels path.
@@ -500,7 +504,8 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from schemas.tables import KEYPOINT_COLUMNS, file_schema
+    from schemas.tables import KEYPOINT_COLUMNS, TABLES, file_schema
+    from tagging.tables.store import CommitRecord, commit_local, partition_path
 
     out = Path(out_dir)
     labels = []
@@ -541,7 +546,7 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
             d = out / table / f"video_id={vid}"
             d.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_pandas(df, schema=file_schema(table), preserve_index=False),
-                           d / "part-synthetic.parquet")
+                           d / _SYNTH_FILE)
         d = out / "videos" / f"video_id={vid}"
         d.mkdir(parents=True, exist_ok=True)
         vrow = pd.DataFrame([{"path": f"synthetic:{vid}", "sha256": None, "fps": None, "frame_count": None,
@@ -552,7 +557,10 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
             if name not in vrow.columns:
                 vrow[name] = None
         pq.write_table(pa.Table.from_pandas(vrow, schema=file_schema("videos"), preserve_index=False),
-                       d / "part-synthetic.parquet")
+                       d / _SYNTH_FILE)
+        # readers list only what a commit record names
+        commit_local(out, CommitRecord(vid, _SYNTH_RUN, {t: [f"{partition_path(t, vid)}/{_SYNTH_FILE}"]
+                                                          for t in TABLES}, status="ok"))
     path = out / "labels.csv"
     cols = ["video_id", "event_type", "start_ms", "end_ms", "peak_ms", "track_id"]
     pd.DataFrame(labels, columns=cols).to_csv(path, index=False)

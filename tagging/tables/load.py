@@ -43,7 +43,7 @@ import pyarrow.dataset as ds
 
 from schemas.tables import KEYPOINT_COLUMNS, MANIFEST_METADATA_COLUMNS, PARTITION_COLUMN
 from tagging.core.keypoints import NUM_KEYPOINTS
-from tagging.tables.store import RUNS_PARTITION_COLUMN, table_dataset
+from tagging.tables.store import RUNS_PARTITION_COLUMN, read_consistent, table_dataset
 
 TimeLike = Union[pd.Timedelta, dt.timedelta, str, float, int, None]
 Ids = Union[str, int, Iterable, None]
@@ -237,11 +237,15 @@ def to_frame(table: pa.Table, times: str = "ms") -> pd.DataFrame:
 
 def _read(root, table: str, filter: ds.Expression | None, columns=None, times: str = "ms") -> pd.DataFrame:
     _check_times(times)
-    dataset = table_dataset(root, table)
-    wanted = _projection(dataset.schema, table, columns)
-    # The order keys are read even when not asked for (they are small), so that the row
-    # order is the documented one whatever the projection.
-    found = dataset.to_table(columns=wanted + [k for k in _ORDER[table] if k not in wanted], filter=filter)
+    def read(records):
+        dataset = table_dataset(root, table, records)
+        wanted = _projection(dataset.schema, table, columns)
+        # The order keys are read even when not asked for (they are small), so that the row
+        # order is the documented one whatever the projection.
+        return wanted, dataset.to_table(columns=wanted + [k for k in _ORDER[table] if k not in wanted],
+                                        filter=filter)
+
+    wanted, found = read_consistent(root, read)
     if found.num_rows > 1:
         found = found.sort_by([(k, "ascending") for k in _ORDER[table]])
     return to_frame(found.select(wanted), times)

@@ -6,19 +6,42 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 
-from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
+from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from tagging.core.types import FramePoses
 from tagging.tables.load import load_table
+from tagging.tables.store import read_consistent, table_dataset
 
 
 def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
                columns: list[str] | None = None) -> pd.DataFrame:
-    """``DIR/<table>`` as a DataFrame, typed as :mod:`tagging.tables.load` gives every table
-    (``video_id`` first, a plain string; nullable integers).  ``video_id`` reads only that
-    video's partition, ``columns`` only those columns (and ``video_id``)."""
+    """The committed rows of ``DIR/<table>``, typed as :mod:`tagging.tables.load` gives every
+    table (``video_id`` first, a plain string; nullable integers).  ``video_id`` reads only
+    that video, ``columns`` only those columns (and ``video_id``).  Each video's rows come
+    from the one run its commit record names, even while another run is writing."""
     return load_table(tags_dir, table, video_id, columns=columns)
+
+
+def read_tables(tags_dir: str | Path, tables: list[str] | tuple[str, ...] = TABLES, video_id: str | None = None,
+                columns: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Several tables from one snapshot of the commit records: for each video, the rows
+    of every table come from the same run, even when a run commits meanwhile.
+
+    ``{table: DataFrame}``; ``video_id`` and ``columns`` as in :func:`read_table`.
+    """
+    where = ds.field(PARTITION_COLUMN) == video_id if video_id is not None else None
+
+    def read(records):
+        return {t: table_dataset(tags_dir, t, records).to_table(columns=columns, filter=where).to_pandas()
+                for t in tables}
+
+    out = read_consistent(tags_dir, read)
+    for df in out.values():
+        if PARTITION_COLUMN in df.columns:
+            df[PARTITION_COLUMN] = df[PARTITION_COLUMN].astype(str)
+    return out
 
 
 def keypoints_array(poses: pd.DataFrame) -> np.ndarray:
