@@ -22,7 +22,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "tagging", "tagging.*",
                                     "schemas", "schemas.*"]),
-    package_data={"tagging.events": ["data/*.skops"]},   # the default event model
+    package_data={"tagging.events": ["data/*.skops"],     # the default event model
+                  "tagging.draw": ["report.css", "report.js"]},   # inlined into `matchtag report`
     install_requires=[
         "apache-beam>=2.77,<2.78",
         "tensorflow>=2.21,<2.22",
