@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -221,50 +220,61 @@ def test_report_refuses_a_folder_without_tables(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
-def _chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
-def open_in_chromium(page: Path, screenshot: Path | None = None, width: int = 1100, height: int = 1400,
-                     clicks: tuple[str, ...] = ()) -> list[dict]:
-    """Open ``page`` in headless Chromium with no network; returns the browser console's
-    SEVERE entries (errors).  ``clicks``: CSS selectors clicked in turn before the check."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-
-    browser, driver_path = _chromium()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = browser
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"matchtag-chromium-{uuid.uuid4().hex}"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
-    try:
-        driver.get(page.resolve().as_uri())
-        for selector in clicks:
-            driver.find_element(By.CSS_SELECTOR, selector).click()
-        if screenshot is not None:
-            driver.save_screenshot(str(screenshot))
-        logs = driver.get_log("browser")
-        rendered = driver.execute_script("return document.querySelectorAll('.pager table tbody tr').length")
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-    return [entry for entry in logs if entry.get("level") == "SEVERE"] + (
-        [] if rendered else [{"level": "SEVERE", "message": "the paged tables rendered no rows"}])
-
-
 def test_report_opens_in_headless_chromium_without_console_errors(report):
-    if _chromium() is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from report_browser import chromium_paths, open_in_chromium
+
+    if chromium_paths() is None:
         pytest.skip("browser test: chromium and chromedriver are not installed "
                     "(apt-get install -y chromium chromium-driver)")
     pytest.importorskip("selenium", reason="browser test: selenium is not installed (pip install -e '.[dev]')")
     path, _ = report
     errors = open_in_chromium(path, clicks=(".pager th.sortable", "select"))
     assert errors == []
+
+
+def test_browser_check_sees_console_errors(tmp_path):
+    """The check above can fail: a script error and a page without tables are reported."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from report_browser import chromium_paths, open_in_chromium
+
+    if chromium_paths() is None:
+        pytest.skip("browser test: chromium and chromedriver are not installed "
+                    "(apt-get install -y chromium chromium-driver)")
+    pytest.importorskip("selenium", reason="browser test: selenium is not installed (pip install -e '.[dev]')")
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>")
+    errors = open_in_chromium(page)
+    assert any("undefinedFunction" in e for e in errors)
+    assert "the paged tables rendered no rows" in errors
+
+
+def test_find_video_matches_by_content_and_refuses_changed_files(tmp_path):
+    from tagging.core.hashing import sha256_file
+    from tagging.draw.render import RenderError, find_video
+
+    a, b, c = tmp_path / "a.avi", tmp_path / "b.avi", tmp_path / "copy_of_a.avi"
+    a.write_bytes(b"first video")
+    b.write_bytes(b"second video")
+    c.write_bytes(b"first video")
+    schema = file_schema("videos")
+    for vid, path in (("a", a), ("b", b), ("copy_of_a", c)):
+        part = tmp_path / "tags" / "videos" / f"video_id={vid}"
+        part.mkdir(parents=True)
+        row = {name: None for name in schema.names}
+        row.update(path=str(path), sha256=sha256_file(path), status="ok", fps=10.0, frame_count=3)
+        pq.write_table(pa.Table.from_pylist([row], schema=schema), part / "part-0.parquet")
+    tags = tmp_path / "tags"
+    assert find_video(tags, str(b))[PARTITION_COLUMN] == "b"
+    assert find_video(tags, str(c))[PARTITION_COLUMN] == "copy_of_a"    # identical bytes: this path wins
+    moved = tmp_path / "elsewhere.avi"
+    b.rename(moved)
+    assert find_video(tags, str(moved))[PARTITION_COLUMN] == "b"
+    third = tmp_path / "a_again.avi"      # a's bytes at a path no row has: a and copy_of_a both match
+    third.write_bytes(b"first video")
+    with pytest.raises(RenderError, match="matches several videos"):
+        find_video(tags, str(third))
+    a.write_bytes(b"re-encoded")
+    with pytest.raises(RenderError, match="has changed since it was tagged as 'a'"):
+        find_video(tags, str(a))
+    assert find_video(tags, str(a), video_id="a")[PARTITION_COLUMN] == "a"

@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--start", type=float, help="first second to draw (default: the start)")
     parser.add_argument("--end", type=float, help="second to stop at (default: the end)")
     parser.add_argument("--video-id", dest="video_id",
-                        help="the video's id in the tables (default: found by path, then by sha256)")
+                        help="the video's id in the tables (default: the row with this file's sha256)")
     parser.add_argument("--crf", type=int, default=20, help="H.264 quality, 0-51, lower is better (default 20)")
     parser.add_argument("--json", action="store_true", help="print what was written as one JSON object")
     args = parser.parse_args(argv)

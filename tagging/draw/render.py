@@ -58,9 +58,10 @@ class RenderResult:
 def find_video(tags_dir: str | Path, video_path: str, video_id: str | None = None) -> dict:
     """The ``videos`` row of ``video_path`` in ``tags_dir``, as a dict.
 
-    Matched by absolute path first, then by the file's sha256 (a copied or moved file);
-    ``video_id`` skips the matching.  Raises :class:`RenderError` when nothing (or more
-    than one video) matches.
+    Matched by the file's sha256 (so a moved or copied file is found; among identical
+    copies, the row with this path wins); ``video_id`` skips the matching.  Raises
+    :class:`RenderError` when nothing (or more than one video) matches, or when the file
+    at a tagged path has changed since.
     """
     videos = table_dataset(tags_dir, "videos").to_table(
         columns=[PARTITION_COLUMN, "path", "sha256", "fps", "frame_count", "status"]).to_pylist()
@@ -70,15 +71,21 @@ def find_video(tags_dir: str | Path, video_path: str, video_id: str | None = Non
             raise RenderError(f"{tags_dir}: no video '{video_id}' in the videos table "
                               f"(it has: {', '.join(sorted(v[PARTITION_COLUMN] for v in videos)) or 'none'})")
         return rows[0]
+    if not os.path.isfile(video_path):
+        raise RenderError(f"{video_path}: no such file")
+    digest = sha256_file(video_path)
     absolute = os.path.abspath(video_path)
-    rows = [v for v in videos if v["path"] and os.path.abspath(v["path"]) == absolute]
-    if not rows:
-        digest = sha256_file(video_path)
-        rows = [v for v in videos if v["sha256"] == digest]
+    same_bytes = [v for v in videos if v["sha256"] == digest]
+    # The same bytes tagged under several ids (copies in one batch): the one at this path.
+    rows = [v for v in same_bytes if v["path"] and os.path.abspath(v["path"]) == absolute] or same_bytes
     ids = sorted({v[PARTITION_COLUMN] for v in rows})
     if not ids:
-        raise RenderError(f"{video_path}: not in the videos table of {tags_dir} (no row with this path "
-                          "or content sha256); give --video-id to choose its tables")
+        at_path = [v[PARTITION_COLUMN] for v in videos if v["path"] and os.path.abspath(v["path"]) == absolute]
+        if at_path:
+            raise RenderError(f"{video_path}: has changed since it was tagged as '{at_path[0]}' (sha256 differs); "
+                              "give --video-id to draw its tags anyway")
+        raise RenderError(f"{video_path}: not in the videos table of {tags_dir} (no row with this content "
+                          "sha256); give --video-id to choose its tables")
     if len(ids) > 1:
         raise RenderError(f"{video_path}: matches several videos in {tags_dir} ({', '.join(ids)}); "
                           "give --video-id")

@@ -206,14 +206,17 @@ def timeline_svg(events: pd.DataFrame, teams: dict, t_end_ms: float, event_type:
     """One event type's timeline: a row per team; each event a bar from start to end and a
     tick at its peak.  One SVG path per row, so thousands of events stay small."""
     rows = [t for t in TEAMS if any(teams.get(int(k)) == t for k in events.track_id)]
-    x0, width, row_h = 70.0, TIMELINE_W - 80.0, 18
-    scale = width / max(t_end_ms, 1.0)
+    x0, width, row_h = 130.0, TIMELINE_W - 140.0, 18
+
+    def x(ms):
+        return x0 + width * min(max(float(ms), 0.0), t_end_ms) / max(t_end_ms, 1.0)
+
     parts = []
     for r, team in enumerate(rows):
         y = 6 + r * row_h
         sel = events[[teams.get(int(k)) == team for k in events.track_id]]
-        d = "".join(f"M{x0 + s * scale:.1f} {y + 9}H{x0 + max(e * scale, s * scale + 1):.1f}"
-                    f"M{x0 + p * scale:.1f} {y + 2}v14" for s, e, p in zip(sel.start_ms, sel.end_ms, sel.peak_ms))
+        d = "".join(f"M{x(s):.1f} {y + 9}H{max(x(e), x(s) + 1):.1f}M{x(p):.1f} {y + 2}v14"
+                    for s, e, p in zip(sel.start_ms, sel.end_ms, sel.peak_ms))
         parts.append(f'<text x="0" y="{y + 13}" class="lab">team {_team_name(team)} ({len(sel)})</text>'
                      f'<path d="{d}" stroke="{TEAM_HEX[team]}" class="ev"/>')
     height = 6 + len(rows) * row_h
@@ -238,7 +241,7 @@ def people_svg(counts: np.ndarray, stamps: np.ndarray, fps: float, t_end_ms: flo
     mean = np.array([values[bins == b].mean() for b in used])
     lo = np.array([values[bins == b].min() for b in used])
     hi = np.array([values[bins == b].max() for b in used])
-    x0, width, height = 40.0, TIMELINE_W - 50.0, 120.0
+    x0, width, height = 130.0, TIMELINE_W - 140.0, 120.0
     top = max(1, int(hi.max()))
     xs = x0 + (used + 0.5) * width / SERIES_BINS
 
@@ -250,7 +253,8 @@ def people_svg(counts: np.ndarray, stamps: np.ndarray, fps: float, t_end_ms: flo
     line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, mean))
     return (f'<svg class="plot" viewBox="0 0 {TIMELINE_W} {height + 30}" role="img" aria-label="people per frame">'
             f'<polygon points="{band}" class="band"/><polyline points="{line}" class="line"/>'
-            f'<text x="0" y="12" class="tick">{top}</text><text x="0" y="{height + 6}" class="tick">0</text>'
+            f'<text x="{x0 - 6}" y="12" class="lab" text-anchor="end">{top}</text>'
+            f'<text x="{x0 - 6}" y="{height + 6}" class="lab" text-anchor="end">0</text>'
             f'{_axis(t_end_ms, x0, width, height + 8)}</svg>')
 
 
