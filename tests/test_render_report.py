@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import astronaut_clip_frames, write_clip
+
 from pipeline.cli import main
 from schemas.tables import PARTITION_COLUMN, file_schema
 from tagging.tables.queries import read_table
@@ -220,28 +219,27 @@ def test_report_refuses_a_folder_without_tables(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_report_opens_in_headless_chromium_without_console_errors(report):
+@pytest.fixture(scope="module")
+def open_in_chromium():
+    """bench/report_browser.py's headless-Chromium check; skips when the browser is absent."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from report_browser import chromium_paths, open_in_chromium
+    import report_browser
 
-    if chromium_paths() is None:
+    if report_browser.chromium_paths() is None:
         pytest.skip("browser test: chromium and chromedriver are not installed "
                     "(apt-get install -y chromium chromium-driver)")
     pytest.importorskip("selenium", reason="browser test: selenium is not installed (pip install -e '.[dev]')")
+    return report_browser.open_in_chromium
+
+
+def test_report_opens_in_headless_chromium_without_console_errors(report, open_in_chromium):
     path, _ = report
-    errors = open_in_chromium(path, clicks=(".pager th.sortable", "select"))
+    errors = open_in_chromium(path, clicks=(".pager th.sortable", "select", ".pager button:nth-of-type(2)"))
     assert errors == []
 
 
-def test_browser_check_sees_console_errors(tmp_path):
+def test_browser_check_sees_console_errors(tmp_path, open_in_chromium):
     """The check above can fail: a script error and a page without tables are reported."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from report_browser import chromium_paths, open_in_chromium
-
-    if chromium_paths() is None:
-        pytest.skip("browser test: chromium and chromedriver are not installed "
-                    "(apt-get install -y chromium chromium-driver)")
-    pytest.importorskip("selenium", reason="browser test: selenium is not installed (pip install -e '.[dev]')")
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>")
     errors = open_in_chromium(page)

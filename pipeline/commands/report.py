@@ -11,7 +11,7 @@ from pipeline.logs import log
 SUMMARY = "one self-contained HTML report: event timelines, events with thumbnails, tracks, failures"
 
 
-def main(argv: list[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matchtag report", allow_abbrev=False,
         description="Write one HTML file, viewable offline, over the output of `matchtag run`: per video the "
@@ -22,7 +22,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--video-id", dest="video_ids", action="append",
                         help="only this video (repeat for several; default: every video)")
     parser.add_argument("--json", action="store_true", help="print what was written as one JSON object")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """``matchtag report --tags DIR --out FILE.html``; exit 2 when DIR holds no tables."""
+    args = _parser().parse_args(argv)
 
     from tagging.draw.report import build_report
 

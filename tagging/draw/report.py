@@ -108,12 +108,12 @@ def _frame_at(stamps: np.ndarray, ms: float, fps: float) -> int:
 
 
 def _crop_box(xyxy: np.ndarray | None, width: int, height: int) -> tuple[int, int, int, int]:
-    """A THUMB_W:THUMB_H region around a player's box (the box plus its own height of
-    context), inside the frame; the whole frame without a box."""
+    """A THUMB_W:THUMB_H region around a player's box (1.6 times the box, for context),
+    inside the frame; the whole frame without a box."""
     if xyxy is None:
         return 0, 0, width, height
     x1, y1, x2, y2 = (float(v) for v in xyxy)
-    h = max(2.0 * (y2 - y1), 2.0 * (x2 - x1) * THUMB_H / THUMB_W, 96.0)
+    h = max(1.6 * (y2 - y1), 1.6 * (x2 - x1) * THUMB_H / THUMB_W, 96.0)
     h = min(h, height, width * THUMB_H / THUMB_W)
     w = h * THUMB_W / THUMB_H
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -225,22 +225,43 @@ def timeline_svg(events: pd.DataFrame, teams: dict, t_end_ms: float, event_type:
             f'aria-label="{html.escape(event_type)} timeline">{"".join(parts)}</svg>')
 
 
-def people_svg(counts: np.ndarray, stamps: np.ndarray, fps: float, t_end_ms: float) -> str:
-    """People per processed frame over time: the mean per time bin, and its min-max band."""
+def _stride(video: dict) -> int:
+    """The run's ``--stride`` (frames processed: every stride-th from frame 0), from tagging_config."""
+    try:
+        return max(1, int(json.loads(video.get("tagging_config") or "{}").get("options", {}).get("stride") or 1))
+    except (ValueError, TypeError, AttributeError):
+        return 1
+
+
+def processed_frames(counts: np.ndarray, stamps: np.ndarray, stride: int) -> np.ndarray:
+    """Indices of the frames that went through pose inference, up to the last one with a
+    pose: every ``stride``-th frame, plus any frame with a pose (so a wrong stride cannot
+    hide one)."""
     have = ~np.isnan(stamps)
     if not have.any():
-        return '<p class="muted">No poses.</p>'
-    idx = np.arange(len(counts))
-    # Frames without poses were still processed when they lie inside the processed span;
-    # their time comes from the frame rate.
-    times = np.where(have, stamps, idx * 1000.0 / (fps or 25))
+        return np.zeros(0, np.int64)
     last = int(np.flatnonzero(have).max())
-    times, values = times[: last + 1], counts[: last + 1]
+    idx = np.arange(last + 1)
+    return idx[(idx % stride == 0) | have[: last + 1]]
+
+
+def people_svg(counts: np.ndarray, stamps: np.ndarray, frames: np.ndarray, fps: float, t_end_ms: float) -> str:
+    """People per processed frame (``frames``) over time: the mean per time bin, and its
+    min-max band."""
+    if len(frames) == 0:
+        return '<p class="muted">No poses.</p>'
+    # Processed frames where nobody was found have no timestamp: it comes from the frame rate.
+    times = np.where(np.isnan(stamps[frames]), frames * 1000.0 / (fps or 25), stamps[frames])
+    values = counts[frames]
     bins = np.minimum((times / max(t_end_ms, 1.0) * SERIES_BINS).astype(int), SERIES_BINS - 1)
-    used = np.unique(bins)
-    mean = np.array([values[bins == b].mean() for b in used])
-    lo = np.array([values[bins == b].min() for b in used])
-    hi = np.array([values[bins == b].max() for b in used])
+    n = np.bincount(bins, minlength=SERIES_BINS)
+    used = np.flatnonzero(n)
+    mean = (np.bincount(bins, weights=values, minlength=SERIES_BINS) / np.maximum(n, 1))[used]
+    lo = np.full(SERIES_BINS, np.iinfo(np.int64).max)
+    hi = np.zeros(SERIES_BINS, np.int64)
+    np.minimum.at(lo, bins, values)
+    np.maximum.at(hi, bins, values)
+    lo, hi = lo[used], hi[used]
     x0, width, height = 130.0, TIMELINE_W - 140.0, 120.0
     top = max(1, int(hi.max()))
     xs = x0 + (used + 0.5) * width / SERIES_BINS
@@ -280,8 +301,9 @@ def _video_section(n: int, tags_dir, video: dict, budget: int, log) -> tuple[str
     fps = float(video["fps"] or 0.0)
     counts, stamps = _frame_stats(tags_dir, vid, int(video["frame_count"] or 0))
     report = VideoReport(vid, video["status"], events=len(events), tracks=len(tracks))
-    report.note = _video_file_note(video)
     thumbs: dict[int, str] = {}
+    # Hashing the file costs a full read: only for videos that get thumbnails.
+    report.note = _video_file_note(video) if budget > 0 and len(events) else None
     if report.note is None and budget > 0 and len(events):
         try:
             thumbs = _thumbnails(tags_dir, video, events, stamps, teams, budget)
@@ -345,11 +367,13 @@ def _video_section(n: int, tags_dir, video: dict, budget: int, log) -> tuple[str
     parts.append(f'<div class="pager" data-kind="tracks" data-rows="tr{n}"></div>{_json_script(f"tr{n}", track_rows)}')
 
     parts.append("<h3>People per frame</h3>")
-    shown = counts[: int(np.flatnonzero(have).max()) + 1] if have.any() else counts[:0]
+    frames = processed_frames(counts, stamps, _stride(video))
+    shown = counts[frames]
     if len(shown):
         parts.append(f'<p class="muted">mean {shown.mean():.1f}, median {np.median(shown):.0f}, '
-                     f"max {shown.max()} over {len(shown)} frames; line: mean per time bin, band: min to max</p>")
-    parts.append(people_svg(counts, stamps, fps, t_end))
+                     f"max {shown.max()} over {len(shown)} processed frames; line: mean per time bin, "
+                     "band: min to max</p>")
+    parts.append(people_svg(counts, stamps, frames, fps, t_end))
     parts.append("</section>")
     return "".join(parts), report
 
