@@ -276,3 +276,25 @@ def test_find_video_matches_by_content_and_refuses_changed_files(tmp_path):
     with pytest.raises(RenderError, match="has changed since it was tagged as 'a'"):
         find_video(tags, str(a))
     assert find_video(tags, str(a), video_id="a")[PARTITION_COLUMN] == "a"
+
+
+def test_frames_at_gives_the_asked_frames_once_each(astronaut_clip):
+    from tagging.video.reader import FrameReader, frames_at
+
+    every = {f.index: f.image for f in FrameReader(str(astronaut_clip))}
+    got = list(frames_at(str(astronaut_clip), [5, 1, 5, 7], max_gap=2))   # 1 alone, then 5..7 in one pass
+    assert [f.index for f in got] == [1, 5, 7]
+    for f in got:
+        np.testing.assert_array_equal(f.image, every[f.index])
+
+
+def test_people_per_frame_counts_only_processed_frames():
+    from tagging.draw.report import processed_frames
+
+    counts = np.array([2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0])
+    stamps = np.full(len(counts), np.nan)
+    stamps[[0, 4]] = [0.0, 400.0]
+    # --stride 2: frames 0, 2, 4 were processed (2 with nobody); none after the last pose
+    assert processed_frames(counts, stamps, 2).tolist() == [0, 2, 4]
+    assert processed_frames(counts, stamps, 1).tolist() == [0, 1, 2, 3, 4]
+    assert processed_frames(counts, np.full(3, np.nan), 1).tolist() == []
