@@ -189,7 +189,7 @@ def render_overlay(video_path: str, tags_dir: str | Path, out_path: str | Path, 
     container, stream = _open_encoder(tmp, info.width, info.height, info.fps, crf)
     import av
 
-    written, first, last, shown, t0 = 0, None, None, set(), None
+    written, first, last, shown, t0, last_pts = 0, None, None, set(), None, None
     try:
         for frame in reader:
             while next_poses is not None and next_poses[0] < frame.index:
@@ -202,7 +202,11 @@ def render_overlay(video_path: str, tags_dir: str | Path, out_path: str | Path, 
                                  caption=f"{vid}  frame {frame.index}  {ts / 1000:.3f} s")
             t0 = ts if t0 is None else t0
             out = av.VideoFrame.from_ndarray(image, format="rgb24")
-            out.pts, out.time_base = round((ts - t0) * TIME_BASE.denominator / 1000), TIME_BASE
+            # A container's glitched timestamp (repeated or going back) must not stop the
+            # encoder, which needs increasing pts: nudge it one tick past the previous frame.
+            pts = round((ts - t0) * TIME_BASE.denominator / 1000)
+            pts = pts if last_pts is None else max(pts, last_pts + 1)
+            out.pts, out.time_base, last_pts = pts, TIME_BASE, pts
             for packet in stream.encode(out):
                 container.mux(packet)
             written += 1
