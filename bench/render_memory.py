@@ -3,7 +3,7 @@
     python bench/render_memory.py VIDEO TAGS_DIR --head-s 10 [--people 20]
 
 Copies the tables to a temporary folder and, with ``--people N``, fills the video's poses
-table with N people in every frame of the video (the first real pose found, shifted a little
+table with N people in every frame of the video (the first real pose of the video, or of any video, shifted a little
 per person and frame; synthetic, so that the poses grow with the video as a match's do).
 Then renders the first ``--head-s`` seconds and the whole video, each in a fresh process, and
 prints each run's peak RSS (bench/peak_rss.py's measure) and their ratio: bounded memory
@@ -38,9 +38,11 @@ def fill_poses(tags: Path, video_id: str, frames: int, fps: float, people: int) 
     """Replace the video's poses with ``people`` shifted copies of one real pose per frame."""
     dataset = table_dataset(tags, "poses")
     files = [f for f in dataset.files if f"{PARTITION_COLUMN}={video_id}" in f]
-    seed = dataset.to_table(filter=pc.field(PARTITION_COLUMN) == video_id).slice(0, 1).to_pylist()
+    # A pose of this video, else of any video (a clip whose tagged frames held nobody).
+    seed = (dataset.to_table(filter=pc.field(PARTITION_COLUMN) == video_id).slice(0, 1).to_pylist()
+            or dataset.head(1).to_pylist())
     if not seed:
-        raise SystemExit(f"{tags}: no poses of {video_id} to copy")
+        raise SystemExit(f"{tags}: no poses to copy")
     seed = seed[0]
     xs = [c for c in KEYPOINT_COLUMNS if c.endswith("_x")] + ["bbox_x1", "bbox_x2"]
     schema = file_schema("poses")
