@@ -1,6 +1,6 @@
 """Open a `matchtag report` file in headless Chromium, with no network, and list console errors.
 
-    python bench/report_browser.py REPORT.html [--screenshot PNG] [--width 1100 --height 1400]
+    python bench/report_browser.py REPORT.html [--screenshot PNG] [--width 1100 --height 1400] [--anchor v0]
 
 Exit 0 when the page loaded with no console error (SEVERE entries) and its paged tables
 rendered rows; 1 otherwise.  Needs Debian's `chromium` and `chromium-driver` packages
@@ -29,7 +29,7 @@ def chromium_paths() -> tuple[str, str] | None:
 
 
 def open_in_chromium(page: Path, screenshot: Path | None = None, width: int = 1100, height: int = 1400,
-                     clicks: tuple[str, ...] = ()) -> list[str]:
+                     clicks: tuple[str, ...] = (), anchor: str | None = None) -> list[str]:
     """Open ``page`` in a fresh headless Chromium profile; returns the console's errors (plus
     one when the paged tables rendered no row).  ``clicks``: CSS selectors clicked in turn
     first (sorting, filtering), so their handlers run too."""
@@ -46,7 +46,7 @@ def open_in_chromium(page: Path, screenshot: Path | None = None, width: int = 11
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
     try:
-        driver.get(Path(page).resolve().as_uri())
+        driver.get(Path(page).resolve().as_uri() + (f"#{anchor}" if anchor else ""))
         for selector in clicks:
             driver.find_element(By.CSS_SELECTOR, selector).click()
         if screenshot is not None:
@@ -65,6 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--screenshot", help="PNG to save of the first screen")
     ap.add_argument("--width", type=int, default=1100)
     ap.add_argument("--height", type=int, default=1400)
+    ap.add_argument("--anchor", help="scroll to this #anchor first, e.g. v3 for the fourth video")
     args = ap.parse_args(argv)
     if chromium_paths() is None:
         print("chromium and chromedriver are needed: apt-get install -y chromium chromium-driver", file=sys.stderr)
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
         print(f"{args.report}: no such file", file=sys.stderr)
         return 2
     errors = open_in_chromium(Path(args.report), Path(args.screenshot) if args.screenshot else None,
-                              args.width, args.height)
+                              args.width, args.height, anchor=args.anchor)
     for e in errors:
         print(f"console error: {e}")
     print(f"{args.report}: {len(errors)} console error(s)" + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
