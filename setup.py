@@ -22,7 +22,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "tagging", "tagging.*",
                                     "schemas", "schemas.*"]),
-    package_data={"tagging.events": ["data/*.skops"]},   # the default event model
+    package_data={"tagging.events": ["data/*.skops"],     # the default event model
+                  "tagging.draw": ["report.css", "report.js"]},   # inlined into `matchtag report`
     install_requires=[
         "apache-beam>=2.77,<2.78",
         "tensorflow>=2.21,<2.22",
@@ -34,12 +35,13 @@ setup(
         "scipy>=1.11,<2",
         "skops>=0.16,<0.17",         # event model files (no pickle); format pinned with the model
         "pycocotools>=2.0.8,<2.1",   # OKS AP in `matchtag evaluate pose`
+        "av>=14,<19",                # `matchtag render` writes H.264 (cv2-headless cannot); wheels bundle FFmpeg
     ],
     extras_require={
         "dev": [
             "pytest>=8,<10",
             "scikit-image>=0.25,<0.27",   # real test images (astronaut)
-            "av>=14,<19",                 # writes H.264 test clips (cv2-headless cannot)
+            "selenium>=4.20,<5",          # browser test of `matchtag report` (Debian chromium + chromium-driver)
             "motmetrics>=1.4,<1.5",       # matchtag evaluate tracking: IDF1, MOTA, ID switches
             "hypothesis>=6.100,<7",       # property tests of the parsers and video ids (seeded, bounded)
             "duckdb>=1.1,<3",             # tests of `matchtag sql` (the "sql" extra)

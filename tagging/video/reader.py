@@ -239,3 +239,23 @@ def plan_ranges(declared_frames: int, range_frames: int, stride: int = 1,
     last_start = starts[-1]
     ranges[-1] = (last_start, limit_frame)
     return ranges
+
+
+def frames_at(path: str, indices, max_gap: int = 50) -> Iterator[Frame]:
+    """The frames at ``indices`` (any order; yielded in frame order, once each).
+
+    Indices closer than ``max_gap`` frames are read in one forward pass; for each farther
+    one the reader seeks again, so a few frames of a long match cost a few seeks, not a
+    decode of the whole file.
+    """
+    wanted = sorted(set(int(i) for i in indices))
+    i = 0
+    while i < len(wanted):
+        j = i
+        while j + 1 < len(wanted) and wanted[j + 1] - wanted[j] <= max_gap:
+            j += 1
+        keep = set(wanted[i:j + 1])
+        for frame in FrameReader(path, start_frame=wanted[i], stop_frame=wanted[j] + 1):
+            if frame.index in keep:
+                yield frame
+        i = j + 1
