@@ -184,21 +184,27 @@ def validate(opts: MatchtagOptions) -> None:
 
 
 def _check_output(output: str) -> None:
-    """A local ``--output`` must be a folder we can write in; created when missing.
+    """A local ``--output`` must be a folder we can write in (or one we can create).
 
     Checked by writing a file, not with ``os.access``: root passes ``access`` on a
-    read-only mount, and the run would then fail only when the first video commits.
-    Object-store outputs are left to the runner.
+    read-only mount, and the run would then fail only when the first video commits.  The
+    probe is an unnamed temporary file (``O_TMPFILE`` on Linux), so even a run killed at
+    that instant leaves nothing behind, and nothing is created here: ``--dry-run`` must
+    not touch the output.  Object-store outputs are left to the runner.
     """
     if "://" in output:
         return
     if os.path.lexists(output) and not os.path.isdir(output):
         raise UsageError(f"--output {output}: is a file, not a folder")
+    existing = output
+    while not os.path.isdir(existing):   # the folder the run will create its output in
+        parent = os.path.dirname(existing)
+        if os.path.lexists(existing) or parent == existing:
+            raise UsageError(f"--output {output}: {existing} is not a folder")
+        existing = parent
     try:
-        os.makedirs(output, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".matchtag-write-check-", dir=output)
-        os.close(fd)
-        os.unlink(probe)
+        with tempfile.TemporaryFile(prefix=".matchtag-write-check-", dir=existing):
+            pass
     except OSError as exc:
         raise UsageError(f"--output {output}: cannot write there ({exc.strerror or exc})") from None
 

@@ -124,9 +124,18 @@ def test_unusable_output_is_one_line_and_exit_2(tmp_path, capsys, kind):
 # --- problem 5: the same file gets two ids ------------------------------------------------
 
 def _commit_fake_videos_row(out, video_id, path):
-    part = out / "videos" / f"video_id={video_id}"
-    part.mkdir(parents=True)
-    pq.write_table(pa.table({"path": [path]}), part / "part-0.parquet")
+    """A committed ``videos`` row (and empty other tables) for ``path``, as a run leaves it."""
+    from schemas.tables import TABLES, file_schema
+    from tagging.tables.store import CommitRecord, commit_local
+
+    files = {}
+    for table in TABLES:
+        part = out / table / f"video_id={video_id}"
+        part.mkdir(parents=True)
+        rows = [{"path": path, "status": "ok"}] if table == "videos" else []
+        pq.write_table(pa.Table.from_pylist(rows, schema=file_schema(table)), part / "part-0.parquet")
+        files[table] = [f"{table}/video_id={video_id}/part-0.parquet"]
+    commit_local(out, CommitRecord(video_id, "fake-run", files, status="ok"))
 
 
 def test_a_path_keeps_its_stored_id_when_batch_mates_share_its_name(tmp_path):

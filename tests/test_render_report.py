@@ -249,7 +249,9 @@ def test_browser_check_sees_console_errors(tmp_path, open_in_chromium):
 
 def test_find_video_matches_by_content_and_refuses_changed_files(tmp_path):
     from tagging.core.hashing import sha256_file
+    from schemas.tables import TABLES
     from tagging.draw.render import RenderError, find_video
+    from tagging.tables.store import CommitRecord, commit_local
 
     a, b, c = tmp_path / "a.avi", tmp_path / "b.avi", tmp_path / "copy_of_a.avi"
     a.write_bytes(b"first video")
@@ -262,6 +264,8 @@ def test_find_video_matches_by_content_and_refuses_changed_files(tmp_path):
         row = {name: None for name in schema.names}
         row.update(path=str(path), sha256=sha256_file(path), status="ok", fps=10.0, frame_count=3)
         pq.write_table(pa.Table.from_pylist([row], schema=schema), part / "part-0.parquet")
+        commit_local(tmp_path / "tags", CommitRecord(vid, "fake-run", {t: [] for t in TABLES} | {
+            "videos": [f"videos/video_id={vid}/part-0.parquet"]}, status="ok"))
     tags = tmp_path / "tags"
     assert find_video(tags, str(b))[PARTITION_COLUMN] == "b"
     assert find_video(tags, str(c))[PARTITION_COLUMN] == "copy_of_a"    # identical bytes: this path wins
