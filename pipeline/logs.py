@@ -26,10 +26,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class DropBeamNoise(logging.Filter):
-    """Beam's RunInference warns on every bundle that it cannot read memory usage."""
+    """Harmless Beam warnings: RunInference's on every bundle that it cannot read memory
+    usage, and the one at import that the BigQuery client (apitools, from Beam's ``gcp``
+    extra, which matchtag does not use) is not installed."""
+
+    NOISE = ("Resource module is not available", "apitools not found, and bigquery client libraries")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Resource module is not available" not in record.getMessage()
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
 
 
 def setup_logging() -> None:
@@ -44,5 +49,9 @@ def setup_logging() -> None:
         handler._matchtag = True
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # The apitools warning is logged through the root logger itself while apache_beam is
+    # imported, so the filter goes on that logger too, not only on our handler.
+    if not any(isinstance(f, DropBeamNoise) for f in root.filters):
+        root.addFilter(DropBeamNoise())
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

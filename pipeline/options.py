@@ -6,16 +6,17 @@ The tagging config is the canonical JSON of everything that changes the tags; th
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from typing import TYPE_CHECKING
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 
 from tagging import __version__
-from tagging.pose.detector import DetectorConfig
-from tagging.pose.estimators import PoseConfig
-from tagging.pose.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
-from tagging.pose.stage import PoseStageConfig
+
+if TYPE_CHECKING:
+    from tagging.pose.stage import PoseStageConfig
 
 POSE_BACKENDS = ("topdown", "multipose", "replay")
 DETECTORS = ("centernet", "nanodet")
@@ -104,22 +105,89 @@ class MatchtagOptions(PipelineOptions):
                             help="max frames per RunInference batch")
 
 
+RUN_USAGE = "matchtag run [INPUT ...] --output DIR [options] [beam options]"
+
+# Beam modules that define PipelineOptions outside pipeline_options.py; imported (when
+# installed) so that their flags are known before `--runner` loads the runner itself.
+_EXTRA_BEAM_OPTION_MODULES = ("apache_beam.runners.dask.dask_runner", "apache_beam.runners.render")
+
+
+class _RunArgParser(_BeamArgumentParser):
+    """Beam's parser (it adds ValueProvider arguments), raising UsageError instead of exiting."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _option_classes(matchtag: bool = True, beam: bool = True) -> list[type]:
+    """Every registered PipelineOptions subclass, one per name (Beam's own rule for repeats)."""
+    import importlib
+
+    for module in _EXTRA_BEAM_OPTION_MODULES:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the runner's extra (dask) is not installed: its flags are not needed
+            pass
+    classes: dict[str, type] = {}
+    todo = list(PipelineOptions.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo.extend(cls.__subclasses__())
+        ours = cls.__name__ == MatchtagOptions.__name__ and cls.__module__ == __name__
+        if (matchtag if ours else beam):
+            classes.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+    return list(classes.values())
+
+
+def run_parser(matchtag: bool = True, beam: bool = True) -> argparse.ArgumentParser:
+    """An argument parser of ``matchtag run``'s own options and/or every Beam option."""
+    parser = _RunArgParser(prog="matchtag run", usage=RUN_USAGE, allow_abbrev=False, add_help=False,
+                           conflict_handler="resolve")
+    for cls in _option_classes(matchtag=matchtag, beam=beam):
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def _display_name(action: argparse.Action) -> str:
+    """The spelling shown to users: matchtag's hyphenated form where there is one."""
+    return next((o for o in action.option_strings if "-" in o[2:]), action.option_strings[0])
+
+
+def _norm(flag: str) -> str:
+    return flag.split("=", 1)[0].lower().replace("_", "-")
+
+
+def unknown_option_message(unknown: list[str], parser: argparse.ArgumentParser) -> str:
+    """``unknown option --max-frmes (did you mean --max-frames?)``, for each unknown flag."""
+    import difflib
+
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        for option in action.option_strings:
+            names.setdefault(_norm(option), _display_name(action))
+    parts = []
+    for flag in unknown:
+        close = difflib.get_close_matches(_norm(flag), list(names), n=1, cutoff=0.6)
+        hint = f" (did you mean {names[close[0]]}?)" if close else ""
+        parts.append(f"unknown option {flag.split('=', 1)[0]}{hint}")
+    return "; ".join(parts)
+
+
 def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
     """(positional INPUTs, flags) of ``matchtag run`` arguments.
 
-    Parsed with every Beam option known, so ``--runner X`` keeps its value.
+    Parsed with every Beam option known, so ``--runner X`` keeps its value.  Raises
+    :class:`UsageError` for a flag that neither matchtag nor Beam knows (Beam itself
+    would drop it with a warning and run anyway) or a value of the wrong type.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
-    classes = {str(c): c for c in PipelineOptions.__subclasses__()}
-    for cls in classes.values():
-        try:
-            cls._add_argparse_args(parser)
-        except argparse.ArgumentError:  # an option class registered twice
-            pass
+    parser = run_parser()
     parser.add_argument("positional_inputs", nargs="*")
-    known, _ = parser.parse_known_intermixed_args(argv)
+    known, unknown = parser.parse_known_intermixed_args(argv)
+    flags_unknown = [u for u in unknown if u.startswith("-")]
+    if flags_unknown:
+        raise UsageError(unknown_option_message(flags_unknown, parser))
+    if unknown:
+        raise UsageError(f"unexpected argument {unknown[0]!r}")
     positional = list(known.positional_inputs)
     flags, remaining = [], list(positional)
     for token in argv:
@@ -131,6 +199,7 @@ def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def parse_run_args(argv: list[str]) -> tuple[PipelineOptions, MatchtagOptions]:
+    """Beam's options and matchtag's view of them; :class:`UsageError` for unknown flags."""
     positional, flags = split_positional(argv)
     options = PipelineOptions(flags + [f"--input={p}" for p in positional])
     std = options.view_as(StandardOptions)
@@ -173,6 +242,12 @@ def validate(opts: MatchtagOptions) -> None:
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
+    # tagging.pose is imported here, not at the top, so that a mistyped flag is refused
+    # within seconds of the command starting (it pulls in scipy and OpenCV).
+    from tagging.pose.detector import DetectorConfig
+    from tagging.pose.estimators import PoseConfig
+    from tagging.pose.stage import PoseStageConfig
+
     return PoseStageConfig(backend=opts.pose,
                            detector=DetectorConfig(model=opts.detector, tile_px=opts.tile_px),
                            pose=PoseConfig(crop_model=opts.crop_model, flip_test=opts.flip_test == "on"),
@@ -181,6 +256,8 @@ def stage_config(opts: MatchtagOptions) -> PoseStageConfig:
 
 def tagging_config(opts: MatchtagOptions) -> str:
     """Canonical JSON of everything that changes the tags: versions, models, options."""
+    from tagging.pose.models import CONVERTER_VERSION, NPM_PACKAGE, NPM_VERSION
+
     values = opts.get_all_options()
     options = {a.dest: values.get(a.dest) for a in sorted(_matchtag_actions(), key=lambda a: a.dest)}
     if options.get("events_model") not in (None, "rules"):
@@ -193,8 +270,6 @@ def tagging_config(opts: MatchtagOptions) -> str:
 
 
 def _matchtag_actions():
-    import argparse
-
     parser = argparse.ArgumentParser(add_help=False)
     MatchtagOptions._add_argparse_args(parser)
     return [a for a in parser._actions if a.dest not in _NOT_CONFIG]

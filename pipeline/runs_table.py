@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import io
 import json
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,15 +26,23 @@ def _videos_of_run(output: str, video_ids: list[str]) -> list[dict]:
     return rows
 
 
+def _tensorflow_version() -> str | None:
+    """TF's version, without importing TF into a launcher that did not load it (slow, noisy)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"].__version__
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None   # launcher without TF (remote runners)
+
+
 def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str, runner: str,
                   tagging_config: str, options: dict, video_ids: list[str], counters: dict) -> str:
     """Write ``OUTPUT/runs/run_id=<id>/run.parquet``; returns its path."""
     import apache_beam
-    try:
-        import tensorflow as tf
-        tf_version = tf.__version__
-    except Exception:  # launcher without TF (remote runners)
-        tf_version = None
+    tf_version = _tensorflow_version()
     rows = _videos_of_run(output, video_ids)
     mine = [r for r in rows if r.get("run_id") == run_id]
     failures = [f"{r['video_id']}: {r.get('error')}" for r in mine if r.get("status") != "ok"]

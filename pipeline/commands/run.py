@@ -2,35 +2,58 @@
 
 from __future__ import annotations
 
-import argparse
+import sys
 
 from pipeline.commands import EXIT_OK, EXIT_USAGE, EXIT_VIDEO_FAILED
 from pipeline.logs import log
-from tagging.pose.models import ModelFetchError, fetch_models
 
 SUMMARY = "tag videos: pose, tracks, teams and events into Parquet tables"
 
 
+def _print_help(beam: bool) -> None:
+    from pipeline.options import run_parser
+
+    parser = run_parser(matchtag=not beam, beam=beam)
+    if beam:
+        parser.description = "Beam pipeline options accepted by matchtag run (passed through to Beam)."
+    else:
+        parser.epilog = ("INPUT: video files, globs or FileSystems URIs. Beam's own options (--runner, "
+                         "--project, --temp_location, ...) pass through: matchtag run --help-beam lists them.")
+    parser.print_help()
+
+
+def usage_error(message: str) -> int:
+    """One error line and one usage line on stderr; exit code 2."""
+    from pipeline.options import RUN_USAGE
+
+    log(f"error: {message}")
+    print(f"usage: {RUN_USAGE}   (matchtag run --help)", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str]) -> int:
+    from pipeline.options import UsageError, parse_run_args, validate
+
+    if "--help-beam" in argv:
+        _print_help(beam=True)
+        return EXIT_OK
+    if not argv or "-h" in argv or "--help" in argv:
+        if not argv:
+            return usage_error("give INPUT videos and --output DIR")
+        _print_help(beam=False)
+        return EXIT_OK
+    try:
+        # Unknown flags are refused here, before TensorFlow or any video is touched.
+        _, opts = parse_run_args(argv)
+        validate(opts)
+    except UsageError as exc:
+        return usage_error(str(exc))
     import pandas as pd
 
     from pipeline.main import run
-    from pipeline.options import MatchtagOptions, UsageError, parse_run_args, stage_config, validate
+    from pipeline.options import stage_config
+    from tagging.pose.models import ModelFetchError, fetch_models
 
-    if not argv or "-h" in argv or "--help" in argv:
-        parser = argparse.ArgumentParser(
-            prog="matchtag run", usage="matchtag run [INPUT ...] --output DIR [options] [beam options]",
-            epilog="INPUT: video files, globs or FileSystems URIs. "
-                   "Any other --flag is a Beam pipeline option (e.g. --runner).")
-        MatchtagOptions._add_argparse_args(parser)
-        parser.print_help()
-        return EXIT_OK if argv else EXIT_USAGE
-    _, opts = parse_run_args(argv)
-    try:
-        validate(opts)
-    except UsageError as exc:
-        log(f"error: {exc}")
-        return EXIT_USAGE
     try:
         # Fetch in the launcher, with progress, so workers on this machine find them.
         if opts.pose != "replay":
@@ -40,7 +63,7 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     try:
         result = run(argv)
-    except UsageError as exc:
+    except UsageError as exc:   # a manifest or input list that cannot be read: no usage line
         log(f"error: {exc}")
         return EXIT_USAGE
     if result.state != "DONE":

@@ -12,6 +12,7 @@ whatever device TF picks (a GPU when one is visible).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -224,9 +225,9 @@ def configure_tensorflow(device: str | None = None, intra_op_threads: int | None
             raise ValueError(f"{THREADS_ENV} must be an integer; got {raw!r}") from None
     if _CONFIGURED:
         return
-    import tensorflow as tf
+    from tagging.pose.tf_quiet import device_description, import_tensorflow
 
-    gpus = tf.config.list_physical_devices("GPU")
+    tf, gpus = import_tensorflow()
     if device == "gpu" and not gpus:
         raise RuntimeError(f"{DEVICE_ENV}=gpu but TensorFlow sees no GPU on this machine")
     try:
@@ -240,6 +241,8 @@ def configure_tensorflow(device: str | None = None, intra_op_threads: int | None
     except RuntimeError:  # TF already initialised by the caller: keep its settings
         pass
     _CONFIGURED = True
+    logging.getLogger("matchtag").info("TensorFlow %s computes on %s", tf.__version__,
+                                       device_description(tf, gpus, device))
 
 
 class GraphModel:
@@ -250,9 +253,9 @@ class GraphModel:
     """
 
     def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None):
+        configure_tensorflow()   # first, so that the TF import goes through tf_quiet
         import tensorflow as tf
 
-        configure_tensorflow()
         self.name = name
         self.spec = MODELS[name]
         path = Path(path) if path else model_path(name)
