@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 
 
 def log(msg: str) -> None:
@@ -16,8 +19,6 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log collectors (MATCHTAG_LOG_FORMAT=json)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        import json
-
         entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
                  "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
@@ -55,3 +56,43 @@ def setup_logging() -> None:
         root.addFilter(DropBeamNoise())
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def json_stdout(enabled: bool = True) -> Iterator[Callable[[object], None]]:
+    """Yield ``emit(obj)``, the one way to stdout while inside: for ``--json`` output.
+
+    Anything else printed inside goes to stderr, so that ``| jq`` always gets JSON alone:
+    Python's ``print`` (trackeval prints an import notice) and, when stdout is a real
+    file descriptor, what C code or child processes write to fd 1 too. ``enabled=False``:
+    nothing is redirected and ``emit`` prints as usual.
+    """
+    stdout = sys.stdout
+    if not enabled:
+        yield lambda obj: print(json.dumps(obj, indent=1, default=str), file=stdout, flush=True)
+        return
+    try:
+        real_fd = stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):   # replaced stdout (pytest's capsys, a StringIO)
+        real_fd = False
+    stdout.flush()
+    saved = os.dup(1) if real_fd else None
+    if saved is not None:
+        os.dup2(2, 1)
+
+    def emit(obj) -> None:
+        text = json.dumps(obj, indent=1, default=str) + "\n"
+        if saved is None:
+            stdout.write(text)
+            stdout.flush()
+        else:
+            os.write(saved, text.encode())
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield emit
+    finally:
+        if saved is not None:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)

@@ -167,7 +167,7 @@ def unknown_option_message(unknown: list[str], parser: argparse.ArgumentParser) 
             names.setdefault(_norm(option), _display_name(action))
     parts = []
     for flag in unknown:
-        close = difflib.get_close_matches(_norm(flag), list(names), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(_norm(flag), list(names), n=1, cutoff=0.75)
         hint = f" (did you mean {names[close[0]]}?)" if close else ""
         parts.append(f"unknown option {flag.split('=', 1)[0]}{hint}")
     return "; ".join(parts)

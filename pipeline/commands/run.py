@@ -18,7 +18,7 @@ def _print_help(beam: bool) -> None:
         parser.description = "Beam pipeline options accepted by matchtag run (passed through to Beam)."
     else:
         parser.epilog = ("INPUT: video files, globs or FileSystems URIs. Beam's own options (--runner, "
-                         "--project, --temp_location, ...) pass through: matchtag run --help-beam lists them.")
+                         "--project, ...) pass through: matchtag run --help-beam lists them.")
     parser.print_help()
 
 
