@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 
+from pipeline.args import UsageError, unknown_option_message
 from tagging import __version__
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 # rerun with another batch size or runner still counts as "already tagged".
 _NOT_CONFIG = {"inputs", "output", "manifest", "skip_existing", "progress", "inference_batch_size",
                "range_frames"}
-
-
-class UsageError(ValueError):
-    """Bad command-line arguments or manifest; the message says which."""
 
 
 class MatchtagOptions(PipelineOptions):
@@ -148,31 +145,6 @@ def run_parser(matchtag: bool = True, beam: bool = True) -> argparse.ArgumentPar
     return parser
 
 
-def _display_name(action: argparse.Action) -> str:
-    """The spelling shown to users: matchtag's hyphenated form where there is one."""
-    return next((o for o in action.option_strings if "-" in o[2:]), action.option_strings[0])
-
-
-def _norm(flag: str) -> str:
-    return flag.split("=", 1)[0].lower().replace("_", "-")
-
-
-def unknown_option_message(unknown: list[str], parser: argparse.ArgumentParser) -> str:
-    """``unknown option --max-frmes (did you mean --max-frames?)``, for each unknown flag."""
-    import difflib
-
-    names: dict[str, str] = {}
-    for action in parser._actions:
-        for option in action.option_strings:
-            names.setdefault(_norm(option), _display_name(action))
-    parts = []
-    for flag in unknown:
-        close = difflib.get_close_matches(_norm(flag), list(names), n=1, cutoff=0.75)
-        hint = f" (did you mean {names[close[0]]}?)" if close else ""
-        parts.append(f"unknown option {flag.split('=', 1)[0]}{hint}")
-    return "; ".join(parts)
-
-
 def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
     """(positional INPUTs, flags) of ``matchtag run`` arguments.
 
@@ -185,7 +157,7 @@ def split_positional(argv: list[str]) -> tuple[list[str], list[str]]:
     known, unknown = parser.parse_known_intermixed_args(argv)
     flags_unknown = [u for u in unknown if u.startswith("-")]
     if flags_unknown:
-        raise UsageError(unknown_option_message(flags_unknown, parser))
+        raise UsageError(unknown_option_message(flags_unknown, [parser]))
     if unknown:
         raise UsageError(f"unexpected argument {unknown[0]!r}")
     positional = list(known.positional_inputs)

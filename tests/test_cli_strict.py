@@ -106,6 +106,22 @@ def test_top_level_help_lists_every_command(capsys):
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "coverage", "--tag", "x"], "unknown option --tag (did you mean --tags?)"),
+    (["evaluate", "tracking", "--gt", "g", "--noise-sed", "3"], "unknown option --noise-sed (did you mean --noise-seed?)"),
+    (["evaluate", "tracking", "--g", "g"], "unknown option --g (did you mean --gt?)"),   # no abbreviations
+    (["models", "fetch", "--forse"], "unknown option --forse (did you mean --force?)"),
+    (["train", "--labels", "a", "--tags", "b", "--ot", "c"], "unknown option --ot (did you mean --out?)"),
+])
+def test_other_commands_are_strict_too(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"matchtag: error: {message}" and len(err) == 2
+    assert err[1].startswith(f"usage: matchtag {argv[0]} {argv[1] if argv[0] != 'train' else ''}".rstrip())
+
+
 # ------------------------------------------------------------------ quiet stderr
 
 def test_probe_lines_dropped_only_without_a_gpu():

@@ -5,11 +5,11 @@ Each subcommand parses its options and calls the scoring code in ``tagging.evalu
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import sys
 
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
 from pipeline.logs import json_stdout, log
 from tagging.pose.detector import DetectorConfig
@@ -139,7 +139,7 @@ def _evaluate_events(args) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="matchtag evaluate")
+    parser = StrictParser(prog="matchtag evaluate")
     sub = parser.add_subparsers(dest="what", required=True)
 
     cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
