@@ -36,7 +36,7 @@ _NOT_CONFIG = {"inputs", "output", "manifest", "skip_existing", "progress", "inf
 
 
 class MatchtagOptions(PipelineOptions):
-    """Options of ``matchtag run``; any other ``--flag`` is passed to Beam."""
+    """Options of ``matchtag run``; Beam's own options go to Beam, any other ``--flag`` is refused."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
