@@ -12,6 +12,8 @@ import difflib
 import sys
 from collections.abc import Iterable
 
+RUN_USAGE = "matchtag run [INPUT ...] --output DIR [options] [beam options]"
+
 
 class UsageError(ValueError):
     """Bad command-line arguments or manifest; the message says which."""
@@ -26,21 +28,30 @@ def _norm(flag: str) -> str:
     return flag.split("=", 1)[0].lower().replace("_", "-")
 
 
-def unknown_option_message(unknown: list[str], parsers: Iterable[argparse.ArgumentParser]) -> str:
-    """``unknown option --max-frmes (did you mean --max-frames?)``, for each unknown flag.
-
-    Closeness ignores case and ``_`` versus ``-``; the cutoff keeps far-fetched
-    suggestions out (``--frobnicate`` gets none).
-    """
+def option_names(parsers: Iterable[argparse.ArgumentParser]) -> dict[str, str]:
+    """Every option string of ``parsers`` -> the spelling shown to users for its option."""
     names: dict[str, str] = {}
     for parser in parsers:
         for action in parser._actions:
             for option in action.option_strings:
-                names.setdefault(_norm(option), _display_name(action))
+                names.setdefault(option, _display_name(action))
+    return names
+
+
+def unknown_option_message(unknown: list[str], names: dict[str, str]) -> str:
+    """``unknown option --max-frmes (did you mean --max-frames?)``, for each unknown flag.
+
+    ``names``: known option string -> display name (:func:`option_names`). Closeness
+    ignores case and ``_`` versus ``-``; the cutoff keeps far-fetched suggestions out
+    (``--frobnicate`` gets none).
+    """
+    normalised: dict[str, str] = {}
+    for option, display in names.items():
+        normalised.setdefault(_norm(option), display)
     parts = []
     for flag in unknown:
-        close = difflib.get_close_matches(_norm(flag), list(names), n=1, cutoff=0.75)
-        hint = f" (did you mean {names[close[0]]}?)" if close else ""
+        close = difflib.get_close_matches(_norm(flag), list(normalised), n=1, cutoff=0.75)
+        hint = f" (did you mean {normalised[close[0]]}?)" if close else ""
         parts.append(f"unknown option {flag.split('=', 1)[0]}{hint}")
     return "; ".join(parts)
 
@@ -65,7 +76,7 @@ class StrictParser(argparse.ArgumentParser):
         used = self._parsers_used(namespace)
         flags = [e for e in extras if e.startswith("-")]
         if flags:   # reported with the usage of the sub-command that was given
-            used[-1].error(unknown_option_message(flags, used))
+            used[-1].error(unknown_option_message(flags, option_names(used)))
         if extras:
             used[-1].error(f"unexpected argument {extras[0]!r}")
         return namespace
@@ -93,6 +104,6 @@ class StrictParser(argparse.ArgumentParser):
         if unknown:
             # argparse reports a missing required option before an unknown one, so that
             # `--tag x` would read "--tags is required": name the misspelling instead.
-            message = unknown_option_message(unknown, [self])
+            message = unknown_option_message(unknown, option_names([self]))
         print(f"matchtag: error: {message}\n{short_usage(self)}   ({self.prog} --help)", file=sys.stderr)
         sys.exit(2)

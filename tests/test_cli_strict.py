@@ -14,6 +14,7 @@ import pytest
 from apache_beam.options.pipeline_options import GoogleCloudOptions, StandardOptions
 
 from pipeline.cli import main
+from pipeline.commands.run import unknown_flags_fast
 from pipeline.options import UsageError, parse_run_args
 from tagging.pose.tf_quiet import filter_probe_lines
 
@@ -37,14 +38,15 @@ def _cli(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
 def test_misspelt_option_exits_2_naming_the_option_before_tensorflow_loads(tmp_path):
     """The issue's example; the wall time is a generous guard only (a few s on an idle 2-core CPU)."""
     code = ("import sys; from pipeline.cli import main; rc = main(sys.argv[1:]); "
-            "print('tensorflow' in sys.modules); sys.exit(rc)")
+            "print('tensorflow' in sys.modules, 'apache_beam' in sys.modules); sys.exit(rc)")
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code, "run", "x.avi", "--output", "o", "--max-frmes", "2"],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start
     assert proc.returncode == 2, proc.stderr
     assert "unknown option --max-frmes (did you mean --max-frames?)" in proc.stderr
-    assert proc.stdout.strip() == "False", "TensorFlow was imported before the options were checked"
+    # Refused from pipeline/run_flags.py, before Beam (3-5 s) or TensorFlow is imported.
+    assert proc.stdout.strip() == "False False", proc.stdout
     assert len(proc.stderr.strip().splitlines()) == 2, proc.stderr     # the error and one usage line
     assert not any(n in proc.stderr for n in NOISE), proc.stderr
     assert not (tmp_path / "o").exists()
@@ -60,9 +62,21 @@ def test_misspelt_option_exits_2_naming_the_option_before_tensorflow_loads(tmp_p
     ("--runer", "--runner"),
 ])
 def test_unknown_options_name_the_closest_known_one(flag, suggestion):
+    argv = ["a.mp4", "--output", "o", flag, "2"]
     with pytest.raises(UsageError) as err:
-        parse_run_args(["a.mp4", "--output", "o", flag, "2"])
-    assert f"unknown option {flag.split('=')[0]} (did you mean {suggestion}?)" in str(err.value)
+        parse_run_args(argv)
+    assert str(err.value) == f"unknown option {flag.split('=')[0]} (did you mean {suggestion}?)"
+    assert unknown_flags_fast(argv) == str(err.value)     # the quick check before Beam is imported
+
+
+def test_run_flags_list_matches_the_installed_beam():
+    """pipeline/run_flags.py is what the quick check reads; regenerate it with tools/write_run_flags.py."""
+    from pipeline import run_flags
+    from pipeline.options import run_flags_source
+
+    assert Path(run_flags.__file__).read_text() == run_flags_source(), \
+        "pipeline/run_flags.py is out of date: run python tools/write_run_flags.py"
+    assert unknown_flags_fast(["a.mp4", "--output", "o", "--runner", "DataflowRunner", "--max_frames=3"]) is None
 
 
 def test_unknown_option_without_a_close_match_is_still_refused():

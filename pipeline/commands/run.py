@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from pipeline.args import RUN_USAGE
 from pipeline.commands import EXIT_OK, EXIT_USAGE, EXIT_VIDEO_FAILED
 from pipeline.logs import log
 
@@ -24,14 +25,39 @@ def _print_help(beam: bool) -> None:
 
 def usage_error(message: str) -> int:
     """One error line and one usage line on stderr; exit code 2."""
-    from pipeline.options import RUN_USAGE
-
     log(f"error: {message}")
     print(f"usage: {RUN_USAGE}   (matchtag run --help)", file=sys.stderr)
     return EXIT_USAGE
 
 
+def unknown_flags_fast(argv: list[str]) -> str | None:
+    """The unknown-option error for ``argv`` from pipeline/run_flags.py, without importing Beam.
+
+    None when every flag is known, or when the list may not match what is installed (another
+    Beam version, or dask installed: Beam's Dask runner adds options): the full parse decides.
+    """
+    import importlib.metadata
+    import importlib.util
+
+    from pipeline import run_flags
+    from pipeline.args import unknown_option_message
+
+    try:
+        if importlib.metadata.version("apache-beam") != run_flags.BEAM_VERSION:
+            return None
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if importlib.util.find_spec("dask") is not None:
+        return None
+    unknown = [t for t in argv if t.startswith("--") and t != "--" and t.split("=", 1)[0] not in run_flags.FLAGS]
+    return unknown_option_message(unknown, run_flags.FLAGS) if unknown else None
+
+
 def main(argv: list[str]) -> int:
+    if "--help-beam" not in argv and "-h" not in argv and "--help" not in argv:
+        message = unknown_flags_fast(argv)
+        if message:
+            return usage_error(message)
     from pipeline.options import UsageError, parse_run_args, validate
 
     if "--help-beam" in argv:
