@@ -7,7 +7,9 @@ import importlib
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) hides our own messages.
+# TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) hides our own messages. Set
+# before anything imports TF, here and in every Beam worker process (they inherit the
+# launcher's environment); the same level as tagging/pose/tf_quiet.py sets.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipeline.commands import COMMANDS, EXIT_OK, EXIT_USAGE  # noqa: E402

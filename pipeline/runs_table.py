@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import io
 import json
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,6 +17,18 @@ from schemas.tables import RUNS
 from tagging import __version__
 
 
+def _tensorflow_version() -> str | None:
+    """TF's version, without importing TF into a launcher that did not load it (slow, noisy)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"].__version__
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None   # launcher without TF (remote runners)
+
+
 def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str, runner: str,
                   tagging_config: str, options: dict, outcomes: dict[str, tuple[str, str | None]],
                   counters: dict) -> str:
@@ -23,13 +37,9 @@ def write_run_row(output: str, *, run_id: str, started: dt.datetime, state: str,
     ``outcomes``: ``{video_id: (status, error)}`` of this run (``ok``, ``partial``,
     ``failed``, ``skipped``); the counts and failures are this run's only.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
     import apache_beam
-    try:  # the installed version, without paying for importing TF in the launcher
-        tf_version = version("tensorflow")
-    except PackageNotFoundError:  # launcher without TF (remote runners)
-        tf_version = None
+
+    tf_version = _tensorflow_version()
     statuses = [status for status, _ in outcomes.values()]
     failures = [f"{vid}: {error}" for vid, (status, error) in sorted(outcomes.items())
                 if status in ("partial", "failed")]

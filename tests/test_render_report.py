@@ -248,8 +248,8 @@ def test_browser_check_sees_console_errors(tmp_path, open_in_chromium):
 
 
 def test_find_video_matches_by_content_and_refuses_changed_files(tmp_path):
-    from tagging.core.hashing import sha256_file
     from schemas.tables import TABLES
+    from tagging.core.hashing import sha256_file
     from tagging.draw.render import RenderError, find_video
     from tagging.tables.store import CommitRecord, commit_local
 

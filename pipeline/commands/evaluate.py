@@ -5,12 +5,13 @@ Each subcommand parses its options and calls the scoring code in ``tagging.evalu
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
 import logging
+import sys
 
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
-from pipeline.logs import log
+from pipeline.logs import json_stdout, log
 from tagging.pose.detector import DetectorConfig
 from tagging.pose.estimators import PoseConfig
 
@@ -25,7 +26,7 @@ def _evaluate_coverage(args) -> int:
 
     table = coverage(args.tags)
     if args.json:
-        print(json.dumps({"videos": table.to_dict(orient="records")}, indent=1))
+        args.emit({"videos": table.to_dict(orient="records")})
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -38,7 +39,10 @@ def _evaluate_tracking(args) -> int:
     logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
     try:
         import motmetrics  # noqa: F401
-        import trackeval  # noqa: F401
+
+        # trackeval prints a notice about its optional BURST dependencies on import.
+        with contextlib.redirect_stdout(sys.stderr):
+            import trackeval  # noqa: F401
     except ImportError as exc:
         log(f"error: {exc.name} is needed for tracking metrics: pip install -e '.[dev]' && "
              "pip install --no-deps 'trackeval>=1.3,<1.4' (docs/tracking.md)")
@@ -54,7 +58,7 @@ def _evaluate_tracking(args) -> int:
               "chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames if args.chunk_frames else None,
               **result}
     if args.json:
-        print(json.dumps(result, indent=1))
+        args.emit(result)
         return EXIT_OK
     cols = ("HOTA", "IDF1", "MOTA", "id_switches", "DetA", "AssA", "sequences")
     print(f"{'':12s}" + "".join(f"{c:>12s}" for c in cols))
@@ -90,7 +94,7 @@ def _evaluate_pose(args) -> int:
         return EXIT_USAGE
     result["backend"] = config.model_id
     if args.json:
-        print(json.dumps(result))
+        args.emit(result)
         return EXIT_OK
     print(f"{dataset.path.name} ({result['format']}): {result['images']} images, {result['people']} people, "
           f"backend {config.model_id}, {result['predicted_people']} people predicted")
@@ -126,16 +130,16 @@ def _evaluate_events(args) -> int:
         return EXIT_USAGE
     result = evaluate_events(labels, events)
     if args.json:
-        print(json.dumps({"events_from": source, "mAP": result["mAP"],
-                          "ap": {c: r["ap"] for c, r in result["classes"].items()},
-                          "classes": result["classes"], "confusion": result["confusion"]}, indent=1))
+        args.emit({"events_from": source, "mAP": result["mAP"],
+                   "ap": {c: r["ap"] for c, r in result["classes"].items()},
+                   "classes": result["classes"], "confusion": result["confusion"]})
     else:
         print(format_report(result, f"events from {source}"))
     return EXIT_OK
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="matchtag evaluate")
+    parser = StrictParser(prog="matchtag evaluate")
     sub = parser.add_subparsers(dest="what", required=True)
 
     cov = sub.add_parser("coverage", help="frames with poses, people per frame, tracks, events per video")
@@ -186,4 +190,6 @@ def main(argv: list[str]) -> int:
     ev.set_defaults(handler=_evaluate_events)
 
     args = parser.parse_args(argv)
-    return args.handler(args)
+    with json_stdout(enabled=args.json) as emit:
+        args.emit = emit
+        return args.handler(args)

