@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE, EXIT_VIDEO_FAILED
 from pipeline.logs import log
 
@@ -12,7 +12,7 @@ SUMMARY = "draw a video's tags (skeletons, track ids in team colours, events) in
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog="matchtag render", allow_abbrev=False,
         description="Draw the tags of one video on its frames: skeletons, boxes and track ids in team "
                     "colours (a red, b blue, other yellow, unknown grey) and a label for each event while "

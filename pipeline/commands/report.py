@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
 from pipeline.logs import log
 
 SUMMARY = "one self-contained HTML report: event timelines, events with thumbnails, tracks, failures"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> StrictParser:
+    parser = StrictParser(
         prog="matchtag report", allow_abbrev=False,
         description="Write one HTML file, viewable offline, over the output of `matchtag run`: per video the "
                     "event timeline, the events with a thumbnail of each peak frame, the tracks, people per "

@@ -21,6 +21,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 
+from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
 from pipeline.logs import log
 from schemas.tables import PARTITION_COLUMN, TABLES
@@ -31,8 +32,8 @@ INSTALL = "pip install -e '.[sql]' (or: pip install 'duckdb>=1.1,<3')"
 BATCH_ROWS = 10_000   # rows per batch when streaming --json/--csv: bounded memory on any result
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> StrictParser:
+    parser = StrictParser(
         prog="matchtag sql", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run one DuckDB SQL query over the tables of a matchtag output.\n"
         f"Views: {', '.join((*TABLES, 'runs'))} (video_id, or run_id for runs, first).",
