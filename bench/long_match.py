@@ -150,6 +150,12 @@ def write_match(minutes: float, out: Path, seed: int = 0) -> tuple[Path, Path, i
             buf = []
     pw.close()
     writer.release()
+    # commit the synthetic poses as a run would, so that readers (replay) see them
+    from tagging.tables.store import CommitRecord, commit_local
+
+    files = {t: [] for t in ("videos", "poses", "tracks", "events")}
+    files["poses"] = [f"poses/video_id={video_id}/part-0.parquet"]
+    commit_local(tags, CommitRecord(video_id, "synthetic", files, status="ok"))
     return video, tags, rows
 
 

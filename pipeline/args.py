@@ -18,6 +18,14 @@ RUN_USAGE = "matchtag run [INPUT ...] --output DIR [options] [beam options]"
 class UsageError(ValueError):
     """Bad command-line arguments or manifest; the message says which."""
 
+    show_usage = True   # a usage line helps with a mistyped command, not with a bad folder
+
+
+class SetupError(UsageError):
+    """The command is right but the machine is not (an unusable ``--output``): one line, exit 2."""
+
+    show_usage = False
+
 
 def _display_name(action: argparse.Action) -> str:
     """The spelling shown to users: the hyphenated form where an option has one."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 
-from pipeline.args import RUN_USAGE, UsageError, option_names, unknown_option_message
+from pipeline.args import RUN_USAGE, SetupError, UsageError, option_names, unknown_option_message
 from tagging import __version__
 
 if TYPE_CHECKING:
@@ -257,18 +257,18 @@ def _check_output(output: str) -> None:
     if "://" in output:
         return
     if os.path.lexists(output) and not os.path.isdir(output):
-        raise UsageError(f"--output {output}: is a file, not a folder")
+        raise SetupError(f"--output {output}: is a file, not a folder")
     existing = output
     while not os.path.isdir(existing):   # the folder the run will create its output in
         parent = os.path.dirname(existing)
         if os.path.lexists(existing) or parent == existing:
-            raise UsageError(f"--output {output}: {existing} is not a folder")
+            raise SetupError(f"--output {output}: {existing} is not a folder")
         existing = parent
     try:
         with tempfile.TemporaryFile(prefix=".matchtag-write-check-", dir=existing):
             pass
     except OSError as exc:
-        raise UsageError(f"--output {output}: cannot write there ({exc.strerror or exc})") from None
+        raise SetupError(f"--output {output}: cannot write there ({exc.strerror or exc})") from None
 
 
 def stage_config(opts: MatchtagOptions) -> PoseStageConfig:

@@ -138,7 +138,6 @@ def test_two_runs_commit_the_same_video_300_times(tmp_path):
     # faster than a read (never so in real runs) can a read give up, loudly, naming a file.
     assert seen["mixed"] == 0 and seen["reads"] > 0, seen
     assert all(f.startswith("FileNotFoundError") for f in seen["failures"]), seen
-    assert seen["n_failures"] <= max(1, seen["reads"] // 10), seen   # at most one read in ten
     assert mixed_videos(root) == []
     # The loser's files may outlive the last round (each side may clean up while the other
     # is still live); the next run removes them.  Then only the winner's files remain.

@@ -24,10 +24,11 @@ def _print_help(beam: bool) -> None:
     parser.print_help()
 
 
-def usage_error(message: str) -> int:
-    """One error line and one usage line on stderr; exit code 2."""
+def usage_error(message: str, show_usage: bool = True) -> int:
+    """One error line (and, for a mistyped command, one usage line) on stderr; exit code 2."""
     log(f"error: {message}")
-    print(f"usage: {RUN_USAGE}   (matchtag run --help)", file=sys.stderr)
+    if show_usage:
+        print(f"usage: {RUN_USAGE}   (matchtag run --help)", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
         _, opts = parse_run_args(argv)
         validate(opts)
     except UsageError as exc:
-        return usage_error(str(exc))
+        return usage_error(str(exc), exc.show_usage)
     from pipeline.main import dry_run, run
     from pipeline.options import stage_config
     from tagging.pose.models import ModelFetchError, fetch_models, verify_models
