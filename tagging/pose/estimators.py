@@ -3,7 +3,7 @@
 - ``TopDownPoseEstimator``: person detector, then a single-pose model (MoveNet
   Lightning/Thunder or PoseNet) on a square crop (``crop_scale`` x the box's longer
   side) around each person; all crops of a frame go through the model in one call.
-  Its three steps (``locate``, ``crops``, ``assemble``) are public so the Beam
+  Its steps (``detect``, then ``run_crops`` and ``assemble``) are public so the Beam
   pipeline can batch crops across frames.
 - ``MultiPoseEstimator``: MoveNet MultiPose on the whole frame (at most 6 people).
 """
@@ -24,8 +24,6 @@ from tagging.pose.models import CROP_MODEL_SIZES
 from tagging.track.teams import torso_colours
 
 Model = Callable[..., list[np.ndarray]]
-
-# Crop side in pixels each single-pose model takes.
 
 
 @dataclass(frozen=True)
