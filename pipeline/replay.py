@@ -27,18 +27,11 @@ class _ReplayFn(beam.DoFn):
         self._frames: dict[int, FramePoses] = {}
 
     def _load(self, video_id: str, frame_index: int) -> None:
-        import pyarrow.dataset as ds
-
-        from tagging.tables.queries import frame_poses
-        from tagging.tables.store import table_dataset
+        from tagging.tables.queries import poses_by_frame
 
         start = frame_index - frame_index % self.window_frames
         stop = start + self.window_frames
-        # pushed down to the Parquet scan: only this window's row groups are read
-        window = ((ds.field("video_id") == video_id) & (ds.field("frame_index") >= start)
-                  & (ds.field("frame_index") < stop))
-        poses = table_dataset(self.tags_dir, "poses").to_table(filter=window).to_pandas()
-        self._frames = {int(i): frame_poses(g) for i, g in poses.groupby("frame_index")}
+        self._frames = dict(poses_by_frame(self.tags_dir, video_id, start, stop, self.window_frames))
         self._window = (video_id, start, stop)
 
     def process(self, element):

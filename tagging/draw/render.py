@@ -13,23 +13,21 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN
+from schemas.tables import PARTITION_COLUMN
 from tagging.core.hashing import sha256_file
 from tagging.core.keypoints import NUM_KEYPOINTS
 from tagging.core.types import FramePoses
 from tagging.draw.frame import draw_overlay
-from tagging.tables.queries import frame_poses
+from tagging.tables.queries import poses_by_frame
 from tagging.tables.store import table_dataset
 from tagging.video.reader import FrameReader, VideoError, probe
 
-POSE_COLUMNS = ["frame_index", "track_id", "score", "box_score",
-                "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", *KEYPOINT_COLUMNS]
 # Output timestamps are in 1/90000 s (the MPEG clock): exact for 25, 50 and 30000/1001 fps,
 # where milliseconds would round every frame's duration.
 TIME_BASE = Fraction(1, 90000)
@@ -104,25 +102,6 @@ def frame_range(fps: float, start_s: float | None, end_s: float | None) -> tuple
     start = round(start_s * fps) if start_s else 0
     stop = round(end_s * fps) if end_s is not None else None
     return start, stop
-
-
-def poses_by_frame(tags_dir: str | Path, video_id: str, start: int, stop: int,
-                   block_frames: int = 250) -> Iterator[tuple[int, FramePoses]]:
-    """``(frame_index, FramePoses)`` for every frame of ``[start, stop)`` that has poses, in
-    frame order, read lazily ``block_frames`` frames at a time (a block is read only when
-    the caller gets that far)."""
-    dataset = table_dataset(tags_dir, "poses")
-    in_video = pc.field(PARTITION_COLUMN) == video_id
-    for a in range(start, stop, block_frames):
-        b = min(a + block_frames, stop)
-        block = dataset.to_table(columns=POSE_COLUMNS, filter=in_video & (pc.field("frame_index") >= a)
-                                 & (pc.field("frame_index") < b)).to_pandas()
-        block = block.sort_values("frame_index", kind="stable")
-        frames = block["frame_index"].to_numpy()
-        bounds = np.flatnonzero(np.diff(frames)) + 1
-        for rows in np.split(np.arange(len(block)), bounds):
-            if len(rows):
-                yield int(frames[rows[0]]), frame_poses(block.iloc[rows])
 
 
 def _teams(tags_dir: str | Path, video_id: str) -> dict[int, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,32 @@ def frame_poses(poses: pd.DataFrame) -> FramePoses:
     return FramePoses(poses[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float32),
                       poses["box_score"].to_numpy(np.float32), keypoints_array(poses),
                       poses["score"].to_numpy(np.float32), poses["track_id"].to_numpy(np.int64))
+
+
+# The poses columns a FramePoses is built from (frame_poses).
+POSE_COLUMNS = ["frame_index", "track_id", "score", "box_score",
+                "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", *KEYPOINT_COLUMNS]
+
+
+def poses_by_frame(tags_dir: str | Path, video_id: str, start: int, stop: int,
+                   block_frames: int = 250) -> Iterator[tuple[int, FramePoses]]:
+    """``(frame_index, FramePoses)`` for every frame of ``[start, stop)`` that has poses, in
+    frame order, read lazily ``block_frames`` frames at a time (a block is read only when
+    the caller gets that far; each read is pushed down to the Parquet scan), so memory stays
+    bounded however long the video."""
+    dataset = table_dataset(tags_dir, "poses")
+    in_video = ds.field(PARTITION_COLUMN) == video_id
+    for a in range(start, stop, block_frames):
+        b = min(a + block_frames, stop)
+        block = dataset.to_table(columns=POSE_COLUMNS, filter=in_video & (ds.field("frame_index") >= a)
+                                 & (ds.field("frame_index") < b)).to_pandas()
+        block = block.sort_values("frame_index", kind="stable")
+        frames = block["frame_index"].to_numpy()
+        bounds = np.flatnonzero(np.diff(frames)) + 1
+        for rows in np.split(np.arange(len(block)), bounds):
+            if len(rows):
+                yield int(frames[rows[0]]), frame_poses(block.iloc[rows])
+
 
 
 def long_keypoints(poses: pd.DataFrame) -> pd.DataFrame:
