@@ -47,6 +47,7 @@ TRUSTED_TYPES = [
     "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
     "sklearn.preprocessing._label.LabelBinarizer",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.linear_model._logistic.LogisticRegression",
     "numpy.dtype",
     "builtins.slice",
     "collections.OrderedDict",
@@ -87,6 +88,10 @@ class TrainConfig:
     alpha: float = 1e-3
     max_iter: int = 300
     seed: int = 0
+    # "mlp", or "few-shot": class-balanced logistic regression over the same window
+    # features, for classes with tens of labelled examples (docs/review.md: the curve)
+    classifier: str = "mlp"
+    few_shot_c: float = 0.1            # inverse L2 strength: strong, as few examples overfit
 
 
 @dataclass
@@ -263,11 +268,20 @@ def pick_peaks(grid_ms: np.ndarray, score: np.ndarray, threshold: float, nms_ms:
 
 def frame_labels(grid_ms: np.ndarray, events: list[tuple[str, float, float, float]],
                  classes: list[str], radius_ms: float) -> np.ndarray:
-    """(G,) class index per grid step, -1 = left out; ``events``: (type, start, end, peak) ms."""
-    y = np.full(len(grid_ms), classes.index(BACKGROUND), np.int64)
+    """(G,) class index per grid step, -1 = left out; ``events``: (type, start, end, peak) ms.
+
+    An event of type :data:`BACKGROUND` (a rejected candidate: a hard negative) makes its
+    whole window background, even inside a left-out span; positives still win near their peaks."""
+    bg = classes.index(BACKGROUND)
+    y = np.full(len(grid_ms), bg, np.int64)
     for et, st, en, pk in events:
         y[(grid_ms >= min(st, pk - radius_ms)) & (grid_ms <= max(en, pk + radius_ms))] = -1
     for et, st, en, pk in events:
+        if et == BACKGROUND:
+            y[(grid_ms >= st) & (grid_ms <= en)] = bg
+    for et, st, en, pk in events:
+        if et == BACKGROUND:
+            continue
         if et in classes:  # other types (e.g. "__ignore__") only mark frames to leave out
             y[np.abs(grid_ms - pk) <= radius_ms] = classes.index(et)
     return y
@@ -284,7 +298,12 @@ def build_training_set(tracks, classes: list[str], feature_config: FeatureConfig
             continue
         y = frame_labels(tf.grid_ms, events, classes, train_config.positive_radius_ms)
         bg = y == classes.index(BACKGROUND)
-        keep = (y >= 0) & (~bg | (rng.random(len(y)) < train_config.background_keep))
+        # hard negatives are few and informative: all of them are kept
+        hard = np.zeros(len(y), bool)
+        for et, st, en, _ in events:
+            if et == BACKGROUND:
+                hard |= (tf.grid_ms >= st) & (tf.grid_ms <= en)
+        keep = (y >= 0) & (~bg | hard | (rng.random(len(y)) < train_config.background_keep))
         Xs.append(tf.X[keep])
         ys.append(y[keep])
     if not Xs:
@@ -292,22 +311,34 @@ def build_training_set(tracks, classes: list[str], feature_config: FeatureConfig
     return np.concatenate(Xs), np.concatenate(ys)
 
 
+CLASSIFIERS = ("mlp", "few-shot")
+
+
 def make_pipeline(train_config: TrainConfig = TrainConfig()):
     """Median imputer (belt and braces: features are finite by construction), standard
-    scaling and a small multi-layer perceptron: trains in seconds on a laptop and
-    saves to under 1 MB (the shipped default is 0.48 MB), so analysts can retrain it often."""
+    scaling and a classifier: a small multi-layer perceptron (``mlp``: trains in seconds on
+    a laptop and saves to under 1 MB, the shipped default is 0.48 MB, so analysts can
+    retrain it often), or for a handful of examples per class (``few-shot``) a logistic
+    regression with class-balanced weights, whose few parameters per class do not memorise
+    20 examples the way the MLP's hidden layers do."""
     from sklearn.impute import SimpleImputer
-    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
-        ("classify", MLPClassifier(hidden_layer_sizes=train_config.hidden_layers, alpha=train_config.alpha,
-                                   max_iter=train_config.max_iter, early_stopping=True,
-                                   n_iter_no_change=15, random_state=train_config.seed)),
-    ])
+    if train_config.classifier == "few-shot":
+        from sklearn.linear_model import LogisticRegression
+
+        classify = LogisticRegression(C=train_config.few_shot_c, class_weight="balanced", max_iter=2000)
+    elif train_config.classifier == "mlp":
+        from sklearn.neural_network import MLPClassifier
+
+        classify = MLPClassifier(hidden_layer_sizes=train_config.hidden_layers, alpha=train_config.alpha,
+                                 max_iter=train_config.max_iter, early_stopping=True,
+                                 n_iter_no_change=15, random_state=train_config.seed)
+    else:
+        raise ValueError(f"classifier {train_config.classifier!r}: one of {', '.join(CLASSIFIERS)}")
+    return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
+                     ("classify", classify)])
 
 
 def train_model(X: np.ndarray, y: np.ndarray, classes: list[str], name: str,
@@ -327,7 +358,8 @@ def train_model(X: np.ndarray, y: np.ndarray, classes: list[str], name: str,
     with threadpool_limits(1):
         pipe.fit(X, labels)
     used = [str(c) for c in pipe.classes_]
-    info = {"frames_per_class": {c: int((labels == c).sum()) for c in used}, **(training_info or {})}
+    info = {"frames_per_class": {c: int((labels == c).sum()) for c in used},
+            "classifier": train_config.classifier, **(training_info or {})}
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()[:8]
     return EventModel(pipeline=pipe, classes=used, name=f"{name}-{h}",
                       feature_config=feature_config, peak_config=peak_config,
