@@ -49,8 +49,15 @@ def tolerances(event_type: str) -> tuple[float, ...]:
     return TOLERANCES_S.get(event_type, DEFAULT_TOLERANCES_S)
 
 
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Read and check a labels CSV (see the module docstring)."""
+REVIEW_STATUSES = ("confirmed", "rejected", "deleted")
+
+
+def read_labels(path: str | Path, with_status: bool = False) -> pd.DataFrame:
+    """Read and check a labels CSV (see the module docstring).
+
+    A ``status`` column (written by ``matchtag review``, tagging/review/labels.py) keeps only
+    the ``confirmed`` rows; ``with_status=True`` keeps ``rejected`` ones too (hard negatives
+    for training) and returns the column.  ``deleted`` rows are always dropped."""
     path = Path(path)
     if not path.is_file():
         raise LabelsError(f"{path}: labels file not found")
@@ -82,7 +89,19 @@ def read_labels(path: str | Path) -> pd.DataFrame:
         df["track_id"] = pd.to_numeric(df["track_id"], errors="coerce").astype("Int64")
     else:
         df["track_id"] = pd.array([pd.NA] * len(df), dtype="Int64")
-    return df[["video_id", "event_type", "start_ms", "end_ms", "peak_ms", "track_id"]].reset_index(drop=True)
+    status = df["status"].fillna("confirmed").astype(str) if "status" in df.columns else None
+    if status is not None:
+        bad = ~status.isin(REVIEW_STATUSES)
+        if bad.any():
+            row = int(np.nonzero(bad.to_numpy())[0][0]) + 2
+            raise LabelsError(f"{path}: line {row}: status {status[bad].iloc[0]!r} is not one of "
+                              f"{', '.join(REVIEW_STATUSES)}")
+        df["status"] = status
+        df = df[status.isin(("confirmed", "rejected") if with_status else ("confirmed",))]
+    elif with_status:
+        df["status"] = "confirmed"
+    cols = ["video_id", "event_type", "start_ms", "end_ms", "peak_ms", "track_id"] + (["status"] if with_status else [])
+    return df[cols].reset_index(drop=True)
 
 
 def _match(gt: pd.DataFrame, pred: pd.DataFrame, tol_ms: float) -> np.ndarray:

@@ -39,13 +39,16 @@ def read_sequences(tags_dir: str | Path, video_ids=None) -> dict[str, dict[int, 
     return sequences_from_poses(load_poses(tags_dir, video_ids, columns=columns))
 
 
-def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels") -> tuple[list, dict]:
+def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels",
+                    extra: dict | None = None) -> tuple[list, dict]:
     """Training tracks ``[(timestamps_ms, keypoints, [(type, start, end, peak)])]`` and a report.
 
     A label with ``track_id`` belongs to that track.  Without one, it belongs to the
     only track that has poses during the event; if several do, the label is
     skipped (and their frames in the event window are left out of training, so
     they are not taught as background): say which player with ``track_id``.
+    ``extra``: ``{(video_id, track_id or None): [(type, start, end, peak)]}`` added to that
+    track (None: to every track of the video), e.g. hard negatives and unreviewed spans.
     """
     report = {"labels": int(len(labels)), "used": 0, "skipped": []}
     per_track: dict[tuple[str, int], list] = {}
@@ -80,7 +83,8 @@ def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels
         for tid, (ts, kps) in seqs.items():
             evs = per_track.get((vid, tid), [])
             ign = [("__ignore__", s, e, p) for _, s, e, p in ignore.get((vid, tid), [])]
-            tracks.append((ts, kps, evs + ign))
+            more = (extra or {}).get((vid, tid), []) + (extra or {}).get((vid, None), [])
+            tracks.append((ts, kps, evs + ign + more))
     return tracks, report
 
 
@@ -95,21 +99,76 @@ def tag_sequences(sequences: dict, model) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+# Below this many labelled events in some class, ``classifier="auto"`` picks the few-shot
+# classifier (bench/few_shot_curve.py: it matches the MLP from 5 to 50 examples).
+FEW_SHOT_BELOW = 50
+UNREVIEWED_END_MS = 1e12   # "to the end of the video", for the span after the last stretch
+
+
+def review_extras(labels: pd.DataFrame, stretches: pd.DataFrame | None, report: dict) -> dict:
+    """:func:`labelled_tracks` ``extra`` events from reviewed labels: each rejected candidate's
+    window is background on its track (a hard negative); where a video has reviewed
+    stretches (``video_id, start_ms, end_ms``), time outside them is left out of training.
+    A video without stretches counts as reviewed throughout."""
+    from tagging.events.model import BACKGROUND
+
+    extra: dict = {}
+    if "status" in labels.columns:
+        for row in labels[labels.status == "rejected"].itertuples():
+            if pd.isna(row.track_id):
+                report["skipped"].append(f"video {row.video_id}: rejected {row.event_type} at "
+                                         f"{row.peak_ms:.0f} ms has no track_id")
+                continue
+            extra.setdefault((row.video_id, int(row.track_id)), []).append(
+                (BACKGROUND, float(row.start_ms), float(row.end_ms), float(row.peak_ms)))
+    if stretches is not None and len(stretches):
+        for vid, group in stretches.groupby("video_id"):
+            edge = 0.0
+            for a, b in sorted(zip(group.start_ms.astype(float), group.end_ms.astype(float))):
+                if a > edge:
+                    extra.setdefault((str(vid), None), []).append(("__ignore__", edge, a, (edge + a) / 2))
+                edge = max(edge, b)
+            extra.setdefault((str(vid), None), []).append(
+                ("__ignore__", edge, UNREVIEWED_END_MS, edge))
+    return extra
+
+
+def choose_classifier(labels: pd.DataFrame, classifier: str = "auto") -> str:
+    """``classifier`` itself, or for ``auto``: ``few-shot`` when some class has fewer than
+    :data:`FEW_SHOT_BELOW` labelled events, else ``mlp``."""
+    if classifier != "auto":
+        return classifier
+    counts = labels.event_type.value_counts()
+    return "few-shot" if len(counts) and int(counts.min()) < FEW_SHOT_BELOW else "mlp"
+
+
 def train_from_tables(labels: pd.DataFrame, tags_dir: str | Path, name: str, train_config=None,
-                      log=LOG.info):
-    """Train an event model on the labelled videos of ``tags_dir`` (every frame not in a
-    labelled event is background).  Returns ``(model, report)``."""
+                      log=LOG.info, stretches: pd.DataFrame | None = None):
+    """Train an event model on the labelled videos of ``tags_dir``.  Returns ``(model, report)``.
+
+    ``labels`` as :func:`tagging.evaluate.events.read_labels` gives them; with a ``status``
+    column (reviewed labels), ``confirmed`` rows are positives and ``rejected`` ones hard
+    negatives.  Every other frame of a video is background, or, when ``stretches`` names
+    reviewed stretches of it, every other frame inside them (:func:`review_extras`)."""
     from tagging.events.model import BACKGROUND, TrainConfig, build_training_set, train_model
 
     train_config = train_config or TrainConfig()
+    positives = labels[labels.status == "confirmed"] if "status" in labels.columns else labels
+    if positives.empty:
+        raise ValueError("no confirmed label to learn from: confirm or add events first")
     sequences = read_sequences(tags_dir, sorted(set(labels.video_id)))
-    tracks, report = labelled_tracks(labels, sequences)
+    report = {"skipped": []}
+    extra = review_extras(labels, stretches, report)
+    tracks, found = labelled_tracks(positives, sequences, extra=extra)
+    report = {**found, "skipped": report["skipped"] + found["skipped"],
+              "hard_negatives": sum(1 for evs in extra.values() for e in evs if e[0] == BACKGROUND)}
     for msg in report["skipped"]:
         log(f"skipped: {msg}")
-    classes = [BACKGROUND] + sorted(set(labels.event_type) - {BACKGROUND})
+    classes = [BACKGROUND] + sorted(set(positives.event_type) - {BACKGROUND})
     X, y = build_training_set(tracks, classes, train_config=train_config)
-    log(f"{report['used']} of {report['labels']} labels used; {len(X)} training windows")
+    log(f"{report['used']} of {report['labels']} labels used, {report['hard_negatives']} hard negatives; "
+        f"{len(X)} training windows; classifier {train_config.classifier}")
     model = train_model(X, y, classes, name, train_config=train_config,
                         training_info={"source": str(tags_dir), "labels_used": report["used"],
-                                       "labels": report["labels"]})
+                                       "labels": report["labels"], "hard_negatives": report["hard_negatives"]})
     return model, report
