@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -28,34 +29,49 @@ def chromium_paths() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def open_in_chromium(page: Path, screenshot: Path | None = None, width: int = 1100, height: int = 1400,
-                     clicks: tuple[str, ...] = (), anchor: str | None = None) -> list[str]:
-    """Open ``page`` in a fresh headless Chromium profile; returns the console's errors (plus
-    one when the paged tables rendered no row).  ``clicks``: CSS selectors clicked in turn
-    first (sorting, filtering), so their handlers run too."""
+@contextmanager
+def chromium_driver(width: int = 1100, height: int = 1400):
+    """A selenium driver of a fresh headless Chromium profile (no network beyond localhost
+    needed), with the browser console log kept; quit and its profile removed on exit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     browser, driver_path = chromium_paths()
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
     profile = tempfile.mkdtemp(prefix="matchtag-chromium-")
-    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                 "--autoplay-policy=no-user-gesture-required"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
     try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def console_errors(driver) -> list[str]:
+    """The browser console's SEVERE entries since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def open_in_chromium(page: Path, screenshot: Path | None = None, width: int = 1100, height: int = 1400,
+                     clicks: tuple[str, ...] = (), anchor: str | None = None) -> list[str]:
+    """Open ``page`` in a fresh headless Chromium profile; returns the console's errors (plus
+    one when the paged tables rendered no row).  ``clicks``: CSS selectors clicked in turn
+    first (sorting, filtering), so their handlers run too."""
+    from selenium.webdriver.common.by import By
+
+    with chromium_driver(width, height) as driver:
         driver.get(Path(page).resolve().as_uri() + (f"#{anchor}" if anchor else ""))
         for selector in clicks:
             driver.find_element(By.CSS_SELECTOR, selector).click()
         if screenshot is not None:
             driver.save_screenshot(str(screenshot))
-        errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        errors = console_errors(driver)
         rows = driver.execute_script("return document.querySelectorAll('.pager table tbody tr').length")
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return errors + ([] if rows else ["the paged tables rendered no rows"])
 
 

@@ -116,7 +116,8 @@ def _events(tags_dir: str | Path, video_id: str) -> pd.DataFrame:
         filter=pc.field(PARTITION_COLUMN) == video_id).to_pandas().sort_values("start_ms")
 
 
-def _open_encoder(path: str, width: int, height: int, fps: float, crf: int):
+def open_h264_encoder(path: str, width: int, height: int, fps: float, crf: int):
+    """An mp4 container and its libx264 stream (time base :data:`TIME_BASE`)."""
     import av
 
     container = av.open(path, "w", format="mp4")
@@ -128,6 +129,21 @@ def _open_encoder(path: str, width: int, height: int, fps: float, crf: int):
     stream.codec_context.time_base = TIME_BASE
     stream.options = {"crf": str(crf), "preset": "veryfast"}
     return container, stream
+
+
+def encode_rgb(container, stream, image: np.ndarray, clip_ms: float, last_pts: int | None) -> int:
+    """Encode one (H, W, 3) uint8 RGB frame at ``clip_ms`` (ms from the clip's start); returns its pts."""
+    import av
+
+    out = av.VideoFrame.from_ndarray(image, format="rgb24")
+    # A container's glitched timestamp (repeated or going back) must not stop the
+    # encoder, which needs increasing pts: nudge it one tick past the previous frame.
+    pts = round(clip_ms * TIME_BASE.denominator / 1000)
+    pts = pts if last_pts is None else max(pts, last_pts + 1)
+    out.pts, out.time_base = pts, TIME_BASE
+    for packet in stream.encode(out):
+        container.mux(packet)
+    return pts
 
 
 def render_overlay(video_path: str, tags_dir: str | Path, out_path: str | Path, *,
@@ -165,9 +181,7 @@ def render_overlay(video_path: str, tags_dir: str | Path, out_path: str | Path, 
     empty = FramePoses(np.zeros((0, 4)), np.zeros(0), np.zeros((0, NUM_KEYPOINTS, 3)), np.zeros(0))
     out_path = str(out_path)
     tmp = f"{out_path}.partial-{os.getpid()}.mp4"
-    container, stream = _open_encoder(tmp, info.width, info.height, info.fps, crf)
-    import av
-
+    container, stream = open_h264_encoder(tmp, info.width, info.height, info.fps, crf)
     written, first, last, shown, t0, last_pts = 0, None, None, set(), None, None
     try:
         for frame in reader:
@@ -180,14 +194,7 @@ def render_overlay(video_path: str, tags_dir: str | Path, out_path: str | Path, 
             image = draw_overlay(frame.image, here, teams, now.to_dict("records"),
                                  caption=f"{vid}  frame {frame.index}  {ts / 1000:.3f} s")
             t0 = ts if t0 is None else t0
-            out = av.VideoFrame.from_ndarray(image, format="rgb24")
-            # A container's glitched timestamp (repeated or going back) must not stop the
-            # encoder, which needs increasing pts: nudge it one tick past the previous frame.
-            pts = round((ts - t0) * TIME_BASE.denominator / 1000)
-            pts = pts if last_pts is None else max(pts, last_pts + 1)
-            out.pts, out.time_base, last_pts = pts, TIME_BASE, pts
-            for packet in stream.encode(out):
-                container.mux(packet)
+            last_pts = encode_rgb(container, stream, image, ts - t0, last_pts)
             written += 1
             first = frame.index if first is None else first
             last = frame.index

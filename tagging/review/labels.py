@@ -194,6 +194,9 @@ class LabelStore:
                 raise LabelError(f"change {i + 1}: {exc}") from None
         saved, conflicts = [], []
         with self._locked():
+            # under the lock no other save is writing: any temporary file is a killed save's
+            for stale in self.folder.glob(f".{table.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
             rows = self.read(table)
             by_id = {r[table.key]: r for r in rows}
             for change, row in prepared:
