@@ -95,7 +95,6 @@ async function openVideo(id) {
   const info = await api("/api/media_info?video=" + encodeURIComponent(id));
   if (info.status !== 200) { setStatus(info.data.error || "cannot open the video", true); return; }
   state.offsetMs = info.data.offset_ms;
-  video.src = "/media/" + encodeURIComponent(id);
   await reloadEvents();
   video.addEventListener("loadedmetadata", () => {
     canvas.width = video.videoWidth; canvas.height = video.videoHeight;
@@ -104,6 +103,11 @@ async function openVideo(id) {
     document.body.dataset.ready = id;
     draw();
   }, { once: true });
+  video.addEventListener("error", () => {
+    setStatus(id + ": the browser cannot play this video (" + (video.error ? video.error.message || video.error.code : "?") +
+              ")", true);
+  }, { once: true });
+  video.src = "/media/" + encodeURIComponent(id);
 }
 
 async function reloadEvents() {
