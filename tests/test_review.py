@@ -262,3 +262,29 @@ def test_hard_negatives_and_unreviewed_time_reach_the_training_set():
     grid = np.arange(0, 2000, 50.0)
     y = frame_labels(grid, extra[("v", 4)] + extra[("v", None)], [BACKGROUND, "kick"], 200.0)
     assert (y[grid > 1250] == -1).all() and (y[(grid >= 100) & (grid <= 300)] == 0).all()
+
+
+def test_train_button_runs_in_the_background_and_the_server_keeps_answering(reviewed):
+    srv = Server(reviewed)
+    try:
+        status, body = srv.request("/api/train", {"classifier": "few-shot"})
+        assert status == 202 and json.loads(body)["state"] == "running"
+        status, _ = srv.request("/api/train", {"classifier": "few-shot"})
+        assert status == 409                            # one training at a time
+        slowest, state = 0.0, {}
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            t = time.time()
+            assert srv.get("/api/events?video=clip0")["labels"]
+            slowest = max(slowest, time.time() - t)
+            state = srv.get("/api/train")
+            if state["state"] != "running":
+                break
+            time.sleep(0.3)
+        assert state["state"] == "done", state
+        result = state["result"]
+        assert result["classifier"] == "few-shot" and set(result["ap_new"]) == {"throw_in"}
+        assert any("scoring on held-out" in p for p in state["progress"])
+        assert slowest < 5.0, f"a request took {slowest:.1f} s while training"
+    finally:
+        srv.stop()
