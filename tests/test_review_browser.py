@@ -7,13 +7,12 @@ saves docs/img/review.png."""
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from review_helpers import Server
-from test_render_report import replace_events
+from test_render_report import open_in_chromium, replace_events  # noqa: F401  (a fixture)
 
 from pipeline.cli import main
 from tagging.evaluate.events import read_labels
@@ -26,15 +25,12 @@ DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    """bench/report_browser.py's driver; skips when the browser or selenium is absent."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+def chromium(request):
+    """bench/report_browser.py (its driver), after test_render_report's skip rules: no
+    chromium, chromedriver or selenium, no test."""
+    request.getfixturevalue("open_in_chromium")
     import report_browser
 
-    if report_browser.chromium_paths() is None:
-        pytest.skip("browser test: chromium and chromedriver are not installed "
-                    "(apt-get install -y chromium chromium-driver)")
-    pytest.importorskip("selenium", reason="browser test: selenium is not installed (pip install -e '.[dev]')")
     return report_browser
 
 
