@@ -143,7 +143,7 @@ def astronaut_tags(tmp_path_factory, astronaut_clip, models):
     return out, seed_candidates(out, "astro")
 
 
-def test_review_in_chromium_on_the_astronaut_clip(astronaut_tags, chromium):
+def test_review_in_chromium_on_the_astronaut_clip(chromium, astronaut_tags):
     out, candidates = astronaut_tags
     server = Server(out)
     try:
@@ -157,7 +157,7 @@ def test_review_in_chromium_on_the_astronaut_clip(astronaut_tags, chromium):
 
 
 @pytest.mark.realdata
-def test_review_in_chromium_on_the_street_crowd(shared_data, models, chromium, tmp_path):
+def test_review_in_chromium_on_the_street_crowd(chromium, shared_data, models, tmp_path):
     """Street crowd, 8 frames tagged (about a minute on a 2-core CPU), two seeded candidates."""
     video = shared_data / "video" / "street_crowd_openpose.avi"
     out = tmp_path / "tags"
