@@ -83,6 +83,17 @@ def review_flow(driver, server: Server, new_class: str, screenshot: Path | None 
     driver.get(server.url)
     _wait(driver, "return document.body.dataset.ready", what="the video to load")
     _wait(driver, "return state.items.length >= 2", 30, "the candidates")
+    # the help overlay lists the shortcuts; frame stepping moves by one frame
+    _press(driver, "?")
+    assert driver.execute_script("return !document.getElementById('help').hidden && "
+                                 "document.querySelectorAll('#help-keys tr').length") >= 15
+    _press(driver, "\ue00c")   # Esc
+    assert driver.execute_script("return document.getElementById('help').hidden")
+    t0 = driver.execute_script("return video.currentTime")
+    _press(driver, "\ue014")   # ArrowRight
+    step = _wait(driver, f"return video.currentTime > {t0} && video.currentTime - {t0}", 10, "a frame step")
+    assert abs(step - 1 / driver.execute_script("return state.video.fps")) < 1e-3
+    _press(driver, "\ue012")   # ArrowLeft
     saved = 0
     # confirm the first candidate, reject the second: J C, J X
     _press(driver, "j")
@@ -149,11 +160,30 @@ def test_review_in_chromium_on_the_astronaut_clip(chromium, astronaut_tags):
     try:
         with chromium.chromium_driver(1400, 900) as driver:
             result = review_flow(driver, server, "arms_wide")
+        ranges = {r: _range(server, r) for r in ("bytes=0-99", "bytes=-10", "bytes=100-", "bytes=999999999-")}
     finally:
         server.stop()
     _check(result, out, "astro", candidates, "arms_wide")
-    # the avi was converted once into the cache, and is served with Range requests
-    assert len(list((out / "_review_cache").glob("*.mp4"))) == 1
+    # the avi was converted once into the cache, and is served with Range requests (seeking)
+    copies = list((out / "_review_cache").glob("*.mp4"))
+    assert len(copies) == 1
+    size = copies[0].stat().st_size
+    assert ranges["bytes=0-99"] == (206, f"bytes 0-99/{size}", copies[0].read_bytes()[:100])
+    assert ranges["bytes=-10"] == (206, f"bytes {size - 10}-{size - 1}/{size}", copies[0].read_bytes()[-10:])
+    assert ranges["bytes=100-"][:2] == (206, f"bytes 100-{size - 1}/{size}")
+    assert ranges["bytes=999999999-"][:2] == (416, f"bytes */{size}")
+
+
+def _range(server: Server, spec: str) -> tuple[int, str, bytes]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"{server.base}/media/astro?token={server.token}", headers={"Range": spec})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as res:
+            return res.status, res.headers["Content-Range"], res.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Range"], b""
 
 
 @pytest.mark.realdata
