@@ -288,3 +288,14 @@ def test_train_button_runs_in_the_background_and_the_server_keeps_answering(revi
         assert slowest < 5.0, f"a request took {slowest:.1f} s while training"
     finally:
         srv.stop()
+
+
+def test_review_refuses_a_folder_without_tables_and_bad_ports(tmp_path, capsys):
+    assert main(["review", "--tags", str(tmp_path), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("matchtag: error: ") and "no videos table" in err and err.count("\n") == 1
+    assert main(["review", "--tags", str(tmp_path), "--port", "70000"]) == 2
+    assert "--port 70000" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["review", "--tags", str(tmp_path), "--prot", "5"])
+    assert exc.value.code == 2 and "did you mean --port?" in capsys.readouterr().err
