@@ -188,10 +188,10 @@ def _range(server: Server, spec: str) -> tuple[int, str, bytes]:
 
 @pytest.mark.realdata
 def test_review_in_chromium_on_the_street_crowd(chromium, shared_data, models, tmp_path):
-    """Street crowd, 8 frames tagged (about a minute on a 2-core CPU), two seeded candidates."""
+    """Street crowd, 5 frames tagged by the test itself, two seeded candidates."""
     video = shared_data / "video" / "street_crowd_openpose.avi"
     out = tmp_path / "tags"
-    assert main(["run", str(video), "--output", str(out), "--max-frames", "8", *RUNNER]) == 0
+    assert main(["run", str(video), "--output", str(out), "--max-frames", "5", *RUNNER]) == 0
     candidates = seed_candidates(out, "street_crowd_openpose")
     server = Server(out)
     try:
