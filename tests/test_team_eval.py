@@ -71,7 +71,8 @@ def test_other_and_untracked_players_are_wrong_and_mixed_tracks_counted():
     assert result["mapping"] == {"a": "kit_1", "b": "kit_2"}
     # right: frame 0 track 7 (a=kit_1) and track 8 (b=kit_2); wrong: untracked row,
     # frame 1 track 7 (a, but kit_2), track 9 ("other")
-    assert (s["matched"], s["right"]) == (5, 2)
+    assert (s["matched"], s["right"], s["untracked"]) == (5, 2, 1)
+    assert s["accuracy_tracked"] == 0.5
     assert s["wrong_as"] == {"a": 1, "none": 1, "other": 1}
     assert s["tracks_mixed"] == 1
     assert [f["right"] for f in s["per_frame"]] == [2, 0]

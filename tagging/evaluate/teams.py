@@ -18,8 +18,9 @@ Scoring (:func:`evaluate_teams`):
    mapping them onto ``kit_1``/``kit_2`` are both tried and the one with more correct
    players is used (and reported).
 3. A kit-labelled player (``kit_1``/``kit_2``) is right when its row's team maps to its
-   kit; ``other`` or no team for a player is wrong.  Players with no matching row are
-   counted apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
+   kit; ``other`` or no team for a player is wrong, and so is a row the tracker left
+   without a track (``untracked``; ``accuracy_tracked`` leaves those out).  Players with no
+   matching row are counted apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
 4. Per track: the kit most of its matched players wear (its majority label); the track
    is right when its team maps to that kit.  Tracks that matched players of both kits
    are counted as ``mixed`` (two people under one id, or a box holding two players).
@@ -174,12 +175,15 @@ def score(matched: pd.DataFrame, mapping: dict[str, str]) -> dict:
         roles[role] = {"labelled": len(g), "matched": int(g.matched.sum()),
                        "teams": dict(sorted(Counter(g.team[g.matched]).items()))}
     wrong = Counter(hit.team[~right.to_numpy()])
+    tracked = (hit.track_id >= 0).to_numpy()
     return {
         "players": len(kits),
         "matched": len(hit),
         "unmatched": len(kits) - len(hit),
+        "untracked": int((~tracked).sum()),
         "right": int(right.sum()),
         "accuracy": _rate(int(right.sum()), len(hit)),
+        "accuracy_tracked": _rate(int(right.to_numpy()[tracked].sum()), int(tracked.sum())),
         "accuracy_all_labelled": _rate(int(right.sum()), len(kits)),
         "wrong_as": dict(sorted(wrong.items())),
         "frames": len(per_frame),
@@ -221,16 +225,18 @@ def format_report(result: dict, source: str) -> str:
              "mapping: " + ", ".join(f"{t} = {k}" for t, k in result["mapping"].items()),
              "labelled: " + ", ".join(f"{k} {v}" for k, v in result["labelled"].items()),
              f"{'':10s}{'frames':>7s}{'players':>8s}{'matched':>8s}{'right':>6s}{'accuracy':>9s}"
-             f"{'all lab.':>9s}{'frame min':>10s}{'tracks':>7s}{'trk acc':>8s}{'mixed':>6s}"]
+             f"{'tracked':>9s}{'all lab.':>9s}{'frame min':>10s}{'tracks':>7s}{'trk acc':>8s}{'mixed':>6s}"]
     for name in ("all", "tune", "held_out"):
         s = result[name]
         lines.append(f"{name:10s}{s['frames']:7d}{s['players']:8d}{s['matched']:8d}{s['right']:6d}"
-                     f"{pct(s['accuracy']):>9s}{pct(s['accuracy_all_labelled']):>9s}"
+                     f"{pct(s['accuracy']):>9s}{pct(s['accuracy_tracked']):>9s}{pct(s['accuracy_all_labelled']):>9s}"
                      f"{pct(s['frame_accuracy_min']):>10s}{s['tracks']:7d}{pct(s['track_accuracy']):>8s}"
                      f"{s['tracks_mixed']:6d}")
     s = result["all"]
     if s["wrong_as"]:
         lines.append("wrong players got: " + ", ".join(f"{t} {n}" for t, n in s["wrong_as"].items()))
+    lines.append("accuracy: matched players; tracked: leaving out rows without a track; "
+                 "all lab.: players without a matching row count as wrong")
     lines.append("per frame: " + "  ".join(f"{f['frame_index']}:{f['right']}/{f['matched']}"
                                           for f in s["per_frame"]))
     for role, r in s["roles"].items():
