@@ -121,9 +121,11 @@ def test_ball_label_file_parses_and_lies_on_the_frame():
 
 @pytest.mark.realdata
 def test_evaluate_teams_on_the_bundesliga_wide_shot(shared_data, tmp_path):
-    """A short default run of the labelled clip's first 40 frames, scored against the labels
-    on those frames through the CLI: the team figure has to hold on pixels the pipeline
-    decodes itself."""
+    """A short default run of the labelled clip's first 40 frames (a few minutes of pose
+    inference on a CPU), scored against the labels on those frames (0, 17, 34) through the
+    CLI: the team figure has to hold on pixels the pipeline decodes itself.  With the
+    clustering before the local pitch colour and the over-clustering, far players and the
+    kits merged into "other" and one team (66.7 % on the whole clip)."""
     video = shared_data / "video" / "soccer_wide_dfl_08fd33_4.mp4"
     if not video.is_file():
         pytest.skip(f"real-data test: {video} is not present")
@@ -140,4 +142,10 @@ def test_evaluate_teams_on_the_bundesliga_wide_shot(shared_data, tmp_path):
     result = json.loads(ev.stdout)
     s = result["all"]
     assert s["frames"] >= 3 and s["matched"] >= 0.8 * s["players"]
-    assert s["accuracy"] >= 0.9, s
+    # the team colours' own share: rows the tracker has not confirmed yet (the clip's
+    # first frames) carry no team whatever the clustering does, and are left out here
+    assert s["accuracy_tracked"] >= 0.9, s
+    assert s["track_accuracy"] >= 0.9, s["per_track"]
+    # the referee and the goalkeeper are not given a kit
+    for role in ("referee", "goalkeeper"):
+        assert set(s["roles"][role]["teams"]) <= {"other", "none"}, s["roles"]
