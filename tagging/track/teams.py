@@ -42,7 +42,7 @@ class TeamConfig:
     other_min_separation: float = 1.5   # the second kit's centre is this many spreads from the first's
     outlier_distance: float = 3.0       # a track this many spreads from its team centre is "other"
     min_spread: float = 5.0             # L*a*b* units: floor of a team's colour spread (identical kits)
-    lightness_weight: float = 0.5       # L* scale against a*, b* in the clustering
+    lightness_weight: float = 0.25      # L* scale against a*, b* in the clustering
     max_clusters: int = 4               # k-means clusters the kits are picked from (see _two_kits)
     ring_min_green: float = 0.25        # share of green-hued pixels the ring around a box needs to
                                         # give the local pitch colour (else the frame's is used)
