@@ -66,3 +66,24 @@ def test_track_colours_needs_enough_frames():
     np.testing.assert_allclose(got[1], row)
     assert assign_teams({}) == {}
     assert assign_teams({5: row}) == {5: None}
+
+
+def test_dark_staff_on_the_grass_do_not_merge_the_kits_and_one_kit_in_two_lights_stays_one():
+    # per-track colours (L*, a*, b*, pitch share) as on a wide shot: white kit half in sun,
+    # half in shade; lime kit; five dark-coated coaches standing on the grass strip by
+    # the touchline (they pass the pitch test) and a referee
+    rng = np.random.default_rng(1)
+    rows = {}
+    for i in range(10):
+        light = 230 if i < 5 else 190
+        rows[i] = np.array([light + rng.normal(0, 3), 119 + rng.normal(0, 1), 131 + rng.normal(0, 1), 0.5])
+    for i in range(10, 20):
+        rows[i] = np.array([205 + rng.normal(0, 8), 100 + rng.normal(0, 2), 157 + rng.normal(0, 2), 0.55])
+    for i in range(20, 25):
+        rows[i] = np.array([38 + rng.normal(0, 3), 126 + rng.normal(0, 1), 127 + rng.normal(0, 1), 0.3])
+    rows[25] = np.array([60.0, 113.0, 144.0, 0.6])
+    teams = assign_teams(rows)
+    white = {teams[i] for i in range(10)}
+    lime = {teams[i] for i in range(10, 20)}
+    assert len(white) == 1 and len(lime) == 1 and white | lime == {"a", "b"}
+    assert all(teams[i] == "other" for i in range(20, 26)), teams

@@ -1,4 +1,4 @@
-"""``matchtag evaluate coverage|tracking|pose|events``: score the pipeline's stages.
+"""``matchtag evaluate coverage|tracking|pose|events|teams``: score the pipeline's stages.
 
 Each subcommand parses its options and calls the scoring code in ``tagging.evaluate``.
 """
@@ -15,7 +15,8 @@ from pipeline.logs import json_stdout, log
 from tagging.pose.detector import DetectorConfig
 from tagging.pose.estimators import PoseConfig
 
-SUMMARY = "score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP)"
+SUMMARY = ("score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP), "
+           "teams (hand-labelled kits)")
 POSE_BACKENDS = ("topdown", "posenet", "multipose")
 
 
@@ -138,6 +139,37 @@ def _evaluate_events(args) -> int:
     return EXIT_OK
 
 
+def _evaluate_teams(args) -> int:
+    from tagging.evaluate.teams import TeamLabelsError, evaluate_teams, format_report, read_team_labels
+    from tagging.tables.load import load_poses, load_tracks
+
+    try:
+        labels = read_team_labels(args.labels)
+        tracks = load_tracks(args.tags, args.video_id, columns=["track_id", "team"])
+    except (TeamLabelsError, FileNotFoundError) as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    videos = sorted(set(tracks.video_id))
+    if not videos:
+        which = f"video {args.video_id!r}" if args.video_id else "any video"
+        log(f"error: {args.tags}: no tracks of {which}")
+        return EXIT_USAGE
+    if len(videos) > 1:
+        log(f"error: {args.tags} holds {len(videos)} videos ({', '.join(videos)}); choose one with --video-id")
+        return EXIT_USAGE
+    video_id = videos[0]
+    poses = load_poses(args.tags, video_id, columns=["frame_index", "track_id", "bbox_x1", "bbox_y1",
+                                                     "bbox_x2", "bbox_y2"])
+    teams = {int(t): (v if isinstance(v, str) else None) for t, v in zip(tracks.track_id, tracks.team)}
+    result = evaluate_teams(labels, poses, teams, min_iou=args.min_iou)
+    source = f"{args.tags} (video {video_id})"
+    if args.json:
+        args.emit({"tags": args.tags, "video_id": video_id, "labels": args.labels, **result})
+    else:
+        print(format_report(result, source))
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
     parser = StrictParser(prog="matchtag evaluate")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -188,6 +220,16 @@ def main(argv: list[str]) -> int:
                          "reading the events table")
     ev.add_argument("--json", action="store_true", help="print per-class AP and mAP as one JSON object")
     ev.set_defaults(handler=_evaluate_events)
+
+    tm = sub.add_parser("teams", help="team per player against hand-labelled kits (docs/tracking.md, Teams)")
+    tm.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    tm.add_argument("--labels", required=True, help="labels CSV: frame_index, x1, y1, x2, y2, label "
+                                                     "(kit_1|kit_2|goalkeeper|referee|other|unknown)")
+    tm.add_argument("--video-id", dest="video_id", help="the labelled video (needed when the run holds several)")
+    tm.add_argument("--min-iou", dest="min_iou", type=float, default=0.5,
+                    help="IoU a label and a pose box need to match (default 0.5)")
+    tm.add_argument("--json", action="store_true", help="print one JSON object")
+    tm.set_defaults(handler=_evaluate_teams)
 
     args = parser.parse_args(argv)
     with json_stdout(enabled=args.json) as emit:

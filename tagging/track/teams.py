@@ -2,9 +2,12 @@
 
 1. :func:`torso_colours` -- per person, the median CIELAB colour of the torso: the
    quadrilateral of shoulders and hips when those keypoints are confident, else the
-   box's 20-55 % height band, middle half of its width.  Pitch-green and near-black
+   box's 20-55 % height band, middle half of its width.  Pitch-coloured and near-black
    pixels are left out (grass between the arms, shadows), so a 25 px tall player on
-   a wide shot still gives a jersey colour.
+   a wide shot still gives a jersey colour.  "Pitch-coloured" is judged against the
+   grass right around the person (a ring one box wide), not one colour for the whole
+   frame: sunlit and shaded grass, and the far half of a wide shot, differ more from
+   each other than a lime kit does from grass.
 2. :func:`assign_teams` -- one colour per track (median over its frames), k-means on
    the tracks with k = 2 and k = 3 (scikit-learn).  With three clusters, the smallest
    becomes ``"other"`` (referees, goalkeepers, staff) when it is small and far from both
@@ -36,10 +39,13 @@ class TeamConfig:
     min_pitch_share: float = 0.25       # a track whose boxes are less pitch than this is off the pitch
     min_pixels: int = 6                 # fewer usable torso pixels: no colour for that person
     min_frames: int = 3                 # a track needs this many coloured frames for a team
-    other_max_share: float = 0.2        # a third cluster this small (share of tracks) can be "other"
-    other_min_separation: float = 1.5   # ... if its centre is this many times the teams' spread away
+    other_min_separation: float = 1.5   # the second kit's centre is this many spreads from the first's
     outlier_distance: float = 3.0       # a track this many spreads from its team centre is "other"
     min_spread: float = 5.0             # L*a*b* units: floor of a team's colour spread (identical kits)
+    lightness_weight: float = 0.25      # L* scale against a*, b* in the clustering
+    max_clusters: int = 4               # k-means clusters the kits are picked from (see _two_kits)
+    ring_min_green: float = 0.25        # share of green-hued pixels the ring around a box needs to
+                                        # give the local pitch colour (else the frame's is used)
     seed: int = 0
 
 
@@ -62,6 +68,23 @@ def _torso_mask(shape: tuple[int, int], box: np.ndarray, kps: np.ndarray | None,
     return mask.astype(bool)
 
 
+def _local_pitch(lab: np.ndarray, greenish: np.ndarray, box: tuple[int, int, int, int],
+                 config: TeamConfig) -> np.ndarray | None:
+    """Median L*a*b* (float32, (3,)) of the green-hued pixels in a ring around ``box``
+    (integer xyxy on the frame): one box width left and right, half its height above and
+    below.  None when too little of the ring is green (a person off the pitch)."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    X1, Y1 = max(x1 - w, 0), max(y1 - h // 2, 0)
+    X2, Y2 = min(x2 + w, lab.shape[1]), min(y2 + h // 2, lab.shape[0])
+    ring = np.ones((Y2 - Y1, X2 - X1), bool)
+    ring[y1 - Y1:y2 - Y1, x1 - X1:x2 - X1] = False
+    green = greenish[Y1:Y2, X1:X2] & ring
+    if green.sum() < max(config.min_pixels, config.ring_min_green * ring.sum()):
+        return None
+    return np.median(lab[Y1:Y2, X1:X2][green], axis=0).astype(np.float32)
+
+
 def torso_colours(frame_rgb: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray | None = None,
                   config: TeamConfig = TeamConfig()) -> np.ndarray:
     """(N, 4) float32 per person: median L*a*b* (OpenCV 8-bit scale) of the torso, and the
@@ -80,26 +103,29 @@ def torso_colours(frame_rgb: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray
     # green kits: measure this frame's pitch colour (median of its green-hued pixels)
     # and drop only pixels close to it.  Deep shadow is not jersey either.
     greenish = (hsv[..., 0] >= 30) & (hsv[..., 0] <= 90) & (hsv[..., 1] >= 40)
-    if greenish.mean() > 0.2:
-        pitch = np.median(lab[greenish].reshape(-1, 3)[::7], axis=0).astype(np.float32)
-        green = np.linalg.norm(lab.astype(np.float32) - pitch, axis=2) < config.pitch_distance
-    else:                                           # no pitch in view (indoor court, close-up)
-        green = None
+    labf = lab.astype(np.float32)
+    # no pitch in view (indoor court, close-up): no pitch test at all
+    frame_pitch = (np.median(lab[greenish].reshape(-1, 3)[::7], axis=0).astype(np.float32)
+                   if greenish.mean() > 0.2 else None)
     dark = hsv[..., 2] < 30
+    H, W = frame.shape[:2]
     for i, box in enumerate(xyxy):
         kps = None if keypoints is None else np.asarray(keypoints)[i]
         x1, y1, x2, y2 = (int(v) for v in (np.floor(box[0]), np.floor(box[1]), np.ceil(box[2]), np.ceil(box[3])))
         x1, y1 = max(x1, 0), max(y1, 0)
-        x2, y2 = min(x2, frame.shape[1]), min(y2, frame.shape[0])
+        x2, y2 = min(x2, W), min(y2, H)
         if x2 <= x1 or y2 <= y1:
             continue
         local_box = box - np.array([x1, y1, x1, y1], np.float32)
         local_kps = None if kps is None else kps - np.array([x1, y1, 0], np.float32)
         mask = _torso_mask((y2 - y1, x2 - x1), local_box, local_kps, config)
         mask &= ~dark[y1:y2, x1:x2]
-        if green is not None:
-            mask &= ~green[y1:y2, x1:x2]
-            out[i, 3] = green[y1:y2, x1:x2].mean()
+        if frame_pitch is not None:
+            pitch = _local_pitch(labf, greenish, (x1, y1, x2, y2), config)
+            green = np.linalg.norm(labf[y1:y2, x1:x2] - (frame_pitch if pitch is None else pitch),
+                                   axis=2) < config.pitch_distance
+            mask &= ~green
+            out[i, 3] = green.mean()
         if mask.sum() >= config.min_pixels:
             out[i, :3] = np.median(lab[y1:y2, x1:x2][mask], axis=0)
     return out
@@ -128,6 +154,38 @@ def track_colour(colours: np.ndarray, config: TeamConfig = TeamConfig()) -> np.n
     return colour_per_track({0: valid}, config).get(0) if len(valid) else None
 
 
+def _two_kits(x: np.ndarray, fit, config: TeamConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Teams among (N, 3) track colours: over-cluster (``max_clusters``), take the largest
+    cluster as one kit and the largest one clearly apart from it as the other, fold the
+    remaining clusters into the kit they sit near (one kit split by sun and shade), and
+    leave the rest ``other`` (referees, goalkeepers, staff who stand on the grass).
+    Returns (N,) team index 0/1, (2, 3) team centres and the (N,) "other" flags.
+
+    Forcing two clusters instead merges both kits into one as soon as a handful of dark
+    tracks (coaches at the touchline, referees) are clustered with them."""
+    k = int(min(config.max_clusters, len(x) // 2))
+    labels, centres = fit(k)
+    sizes = np.bincount(labels, minlength=k)
+    spread = max(float(np.median(np.linalg.norm(x - centres[labels], axis=1))), config.min_spread)
+    near = config.outlier_distance * spread
+    order = [int(c) for c in np.argsort(-sizes, kind="stable")]
+    first = order[0]
+    apart = [c for c in order[1:]
+             if np.linalg.norm(centres[c] - centres[first]) > config.other_min_separation * spread]
+    if not apart:                        # one kit only in view: fall back to a plain split
+        labels, centres = fit(2)
+        return labels, centres, np.zeros(len(x), bool)
+    kits = [first, apart[0]]
+    team_of = np.zeros(len(x), int)
+    other = np.zeros(len(x), bool)
+    for c in range(k):
+        d = [np.linalg.norm(centres[c] - centres[kit]) for kit in kits]
+        members = labels == c
+        team_of[members] = int(np.argmin(d))
+        other[members] = min(d) > near
+    return team_of, centres[kits], other
+
+
 def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = TeamConfig()
                  ) -> dict[int, str | None]:
     """``{track_id: "a" | "b" | "other"}`` from one colour per track (see module doc)."""
@@ -146,27 +204,19 @@ def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = T
     if len(ids) < 2:
         return labels
     x = np.stack([np.asarray(colour_per_track[t], np.float64).reshape(-1)[:3] for t in ids])
+    # sun, shade and the far side of the pitch change a kit's lightness far more than its
+    # hue: weigh L* down so that one kit in two lights stays one cluster
+    x = x * np.array([config.lightness_weight, 1.0, 1.0])
 
     def fit(k):
         km = KMeans(n_clusters=k, n_init=10, random_state=config.seed).fit(x)
         return km.labels_, km.cluster_centers_
 
-    lab2, cen2 = fit(2)
-    team_of = lab2
-    centres = cen2
-    other = np.zeros(len(ids), bool)
     if len(ids) >= 6:
-        lab3, cen3 = fit(3)
-        sizes = np.bincount(lab3, minlength=3)
-        small = int(np.argmin(sizes))
-        big = [c for c in range(3) if c != small]
-        spread = max(np.mean([np.linalg.norm(x[lab3 == c] - cen3[c], axis=1).mean() for c in big]),
-                     config.min_spread)
-        gap = min(np.linalg.norm(cen3[small] - cen3[c]) for c in big)
-        if sizes[small] <= config.other_max_share * len(ids) and gap >= config.other_min_separation * spread:
-            other = lab3 == small
-            team_of = np.where(lab3 == big[0], 0, 1)
-            centres = cen3[big]
+        team_of, centres, other = _two_kits(x, fit, config)
+    else:
+        team_of, centres = fit(2)
+        other = np.zeros(len(ids), bool)
     # outliers against their own team
     dist = np.linalg.norm(x - centres[team_of], axis=1)
     for team in (0, 1):
