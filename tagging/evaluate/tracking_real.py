@@ -83,7 +83,10 @@ def load_run(tags: str | Path, video_id: str | None = None) -> RunDetections:
     row = row.iloc[-1]
     if row.status == "failed" or row.frame_count is None or str(row.frame_count) == "<NA>":
         raise MotFormatError(f"{tags}: video {video_id!r} failed ({row.error}); nothing to score")
-    stride = int(json.loads(row.tagging_config or "{}").get("options", {}).get("stride") or 1)
+    if isinstance(row.tagging_config, str):
+        stride = int(json.loads(row.tagging_config).get("options", {}).get("stride") or 1)
+    else:       # a table without its config: the stride that explains the frame counts
+        stride = max(1, int(np.ceil(int(row.frame_count) / max(int(row.frames_processed or 0), 1))))
     processed = np.arange(0, int(row.frame_count), stride)[:int(row.frames_processed or 0)]
     poses = load_poses(tags, video_id, columns=["frame_index", "track_id", "box_score",
                                                 "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", *KEYPOINT_COLUMNS])
