@@ -52,6 +52,7 @@ from tagging.evaluate.tracking import (  # noqa: E402
     evaluate_trackers,
     find_sequences,
     matchtag_tracker,
+    subsample,
 )
 
 
@@ -227,15 +228,10 @@ def _subsample(run, seq: MotSequence, colours: list, k: int):
     """Every k-th processed frame of the run and of its (renumbered) ground truth."""
     from dataclasses import replace
 
+    seq, dets = subsample(seq, run.dets, k)
     keep = np.arange(0, len(run.frame_index), k)
-    d = run.dets
-    dets = FrameDetections([d.xyxy[i] for i in keep], [d.score[i] for i in keep], [d.gt_id[i] for i in keep],
-                           [d.keypoints[i] for i in keep])
     run = replace(run, stride=run.stride * k, frame_index=run.frame_index[keep], dets=dets,
                   track_id=[run.track_id[i] for i in keep])
-    sel = (seq.frame - 1) % k == 0
-    seq = replace(seq, frame_count=len(keep), fps=seq.fps / k, frame=(seq.frame[sel] - 1) // k + 1,
-                  track_id=seq.track_id[sel], xyxy=seq.xyxy[sel])
     return run, seq, [colours[i] for i in keep]
 
 
@@ -305,6 +301,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", help="with --tags: .npz file for the per-frame torso colours")
     parser.add_argument("--subsample", type=int, default=1, help="with --tags: keep every K-th frame")
     parser.add_argument("--max-seqs", type=int)
+    parser.add_argument("--frame-step", type=int, default=1,
+                        help="simulated: keep every K-th frame (25 fps / 4 = 6.25 fps)")
     parser.add_argument("--seqs", nargs="+")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true")
@@ -331,7 +329,8 @@ def main(argv=None) -> int:
             parser.error(f"unknown tracker(s) {sorted(unknown)}; choose from {sorted(contenders)}")
         contenders = {k: v for k, v in contenders.items() if k in args.only}
     results = evaluate_trackers(args.gt, contenders, seed=args.noise_seed, names=args.seqs,
-                                max_seqs=args.max_seqs, workers=args.workers, protocol=protocol)
+                                max_seqs=args.max_seqs, workers=args.workers, protocol=protocol,
+                                frame_step=args.frame_step)
     if args.json:
         print(json.dumps({k: {"overall": v["overall"], "per_sport": v["per_sport"]} for k, v in results.items()},
                          indent=1))

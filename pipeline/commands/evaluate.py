@@ -34,9 +34,9 @@ def _evaluate_coverage(args) -> int:
 
 
 SIMULATED_ONLY = ("noise_seed", "noise_protocol", "mode", "chunk_frames", "overlap_frames", "seqs", "max_seqs",
-                  "workers")
+                  "workers", "frame_step")
 SIMULATED_DEFAULTS = {"noise_seed": 0, "noise_protocol": "v1", "mode": "offline", "overlap_frames": 50,
-                      "workers": 1}
+                      "workers": 1, "frame_step": 1}
 
 
 def _tracking_libraries() -> bool:
@@ -102,11 +102,13 @@ def _evaluate_tracking_simulated(args) -> int:
     try:
         tracker = matchtag_tracker(args.mode, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames)
         result = evaluate_trackers(args.gt, {args.mode: tracker}, seed=args.noise_seed, names=args.seqs,
-                                   max_seqs=args.max_seqs, workers=args.workers, protocol=protocol)[args.mode]
+                                   max_seqs=args.max_seqs, workers=args.workers, protocol=protocol,
+                                   frame_step=args.frame_step)[args.mode]
     except MotFormatError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
     result = {"mode": args.mode, "noise_seed": args.noise_seed, "noise_protocol": protocol.name, "gt": args.gt,
+              "frame_step": args.frame_step,
               "chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames if args.chunk_frames else None,
               **result}
     if args.json:
@@ -237,6 +239,8 @@ def main(argv: list[str]) -> int:
     sim.add_argument("--seqs", nargs="+", help="only these sequences")
     sim.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
     sim.add_argument("--workers", type=int, help="processes (default 1)")
+    sim.add_argument("--frame-step", dest="frame_step", type=int,
+                     help="keep every K-th frame: the same footage at fps / K (default 1)")
     trk.add_argument("--json", action="store_true", help="print one JSON object")
     trk.set_defaults(handler=_evaluate_tracking)
 

@@ -259,16 +259,11 @@ def cover_share(xyxy: np.ndarray) -> np.ndarray:
 
     "In front" means its bottom edge is lower in the image (y2 larger): nearer the camera
     on a pitch or a street seen from above the ground.  ``xyxy``: (N, 4) px of one frame."""
-    n = len(xyxy)
-    if n < 2:
-        return np.zeros(n)
-    x1, y1, x2, y2 = (xyxy[:, i] for i in range(4))
-    iw = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
-    ih = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
-    area = np.maximum((x2 - x1) * (y2 - y1), 1e-9)
-    share = iw * ih / area[:, None]                       # [i, j]: share of i covered by j
-    share[~(y2[None, :] > y2[:, None])] = 0.0             # only boxes in front of i count
-    return share.max(axis=1)
+    from tagging.track.offline import covered_by
+
+    if len(xyxy) < 2:
+        return np.zeros(len(xyxy))
+    return covered_by(np.asarray(xyxy, np.float64)).max(axis=1)
 
 
 def _simulate_v2(seq: MotSequence, seed: int, p: NoiseProtocolV2) -> FrameDetections:
@@ -423,23 +418,44 @@ class _MatchtagTracker:
         config = self.config or TrackerConfig()
         if self.chunk_frames:
             return tracks_to_output(track_video_chunked(dets.xyxy, dets.score, self.chunk_frames,
-                                                        self.overlap_frames, config, self.mode))
-        return tracks_to_output(track_video(dets.xyxy, dets.score, config, self.mode))
+                                                        self.overlap_frames, config.for_fps(seq.fps), self.mode))
+        return tracks_to_output(track_video(dets.xyxy, dets.score, config, self.mode, fps=seq.fps))
+
+
+def subsample(seq: MotSequence, dets: FrameDetections, step: int) -> tuple[MotSequence, FrameDetections]:
+    """Every ``step``-th frame (1, 1 + step, ...) of a sequence and its detections, renumbered
+    1..n, at ``fps / step``: the same footage at a lower frame rate."""
+    if step <= 1:
+        return seq, dets
+    from dataclasses import replace
+
+    keep = np.arange(0, seq.frame_count, step)
+    sel = (seq.frame - 1) % step == 0
+
+    def pick(xs):
+        return None if xs is None else [xs[i] for i in keep]
+
+    return (replace(seq, frame_count=len(keep), fps=seq.fps / step, frame=(seq.frame[sel] - 1) // step + 1,
+                    track_id=seq.track_id[sel], xyxy=seq.xyxy[sel]),
+            FrameDetections(pick(dets.xyxy), pick(dets.score), pick(dets.gt_id), pick(dets.keypoints)))
 
 
 def _evaluate_one(args):
-    seq_dir, tracker, seed, protocol = args
+    seq_dir, tracker, seed, protocol, step = args
     seq = load_sequence(seq_dir)
-    dets = simulate_detections(seq, seed, protocol)
+    # noise is drawn at the full frame rate, then frames are dropped: the detections of the
+    # frames kept are the very ones the full-rate run saw
+    seq, dets = subsample(seq, simulate_detections(seq, seed, protocol), step)
     acc, hota = sequence_scores(seq, tracker(dets, seq))
     return seq.name, sport_of(seq), acc, hota
 
 
 def evaluate_trackers(gt_root, trackers: dict, seed: int = DEFAULT_NOISE_SEED, names: list[str] | None = None,
                       max_seqs: int | None = None, workers: int = 1,
-                      protocol: NoiseProtocol | NoiseProtocolV2 = NoiseProtocol()) -> dict:
+                      protocol: NoiseProtocol | NoiseProtocolV2 = NoiseProtocol(), frame_step: int = 1) -> dict:
     """Score each of ``trackers`` (``{label: callable(FrameDetections, MotSequence) -> TrackerOutput}``)
-    on the same simulated detections (``protocol``, ``seed``) of every sequence under ``gt_root``.
+    on the same simulated detections (``protocol``, ``seed``) of every sequence under ``gt_root``;
+    with ``frame_step`` > 1 on every ``frame_step``-th frame only (:func:`subsample`).
 
     Returns ``{label: {"overall": {...}, "per_sport": {sport: {...}}, "per_sequence": {name: {...}}}}``.
     """
@@ -448,7 +464,7 @@ def evaluate_trackers(gt_root, trackers: dict, seed: int = DEFAULT_NOISE_SEED, n
         seq_dirs = seq_dirs[:max_seqs]
     out = {}
     for label, tracker in trackers.items():
-        jobs = [(d, tracker, seed, protocol) for d in seq_dirs]
+        jobs = [(d, tracker, seed, protocol, frame_step) for d in seq_dirs]
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
             with ProcessPoolExecutor(workers) as pool:

@@ -361,7 +361,7 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
     """
     from tagging.core.boxes import iou_matrix
 
-    if config.contact_iou <= 0 or len(tracks) < 2:
+    if (config.contact_iou <= 0 and config.contact_cover <= 0) or len(tracks) < 2:
         return tracks
     frame_rows: dict[int, list[tuple[int, int]]] = {}
     for ti, t in enumerate(tracks):
@@ -374,8 +374,14 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
         boxes = np.stack([tracks[ti].xyxy[k] for ti, k in rows])
         iou = iou_matrix(boxes, boxes)
         np.fill_diagonal(iou, 0)
-        for (ti, k), hit in zip(rows, iou.max(axis=1) >= config.contact_iou):
-            contact[ti][k] |= bool(hit)
+        hit = iou >= config.contact_iou if config.contact_iou > 0 else np.zeros_like(iou, bool)
+        if config.contact_cover > 0:
+            # a player mostly hidden behind a nearer one (depth order: lower bottom edge)
+            # is where identities swap even when the two boxes differ in size (low IoU)
+            covered = covered_by(boxes) >= config.contact_cover
+            hit |= covered | covered.T
+        for (ti, k), h in zip(rows, hit.any(axis=1)):
+            contact[ti][k] |= bool(h)
     out, next_id = [], max(t.track_id for t in tracks) + 1
     for t, c in zip(tracks, contact):
         if not c.any():
@@ -392,6 +398,17 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
             next_id += n > 0
             out.append(Track(tid, t.frame[run], t.xyxy[run], t.det_index[run], t.score[run]))
     return out
+
+
+def covered_by(xyxy: np.ndarray) -> np.ndarray:
+    """(N, N): [i, j] = share of box i's area covered by box j where j is nearer the camera
+    (its bottom edge lower in the image), else 0."""
+    x1, y1, x2, y2 = (xyxy[:, i] for i in range(4))
+    iw = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
+    ih = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
+    share = iw * ih / np.maximum((x2 - x1) * (y2 - y1), 1e-9)[:, None]
+    share[~(y2[None, :] > y2[:, None])] = 0.0
+    return share
 
 
 def fill_gaps(track: Track, max_gap_frames: int) -> Track:

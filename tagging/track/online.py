@@ -70,6 +70,7 @@ class TrackerConfig:
     outlier_window_frames: int = 7    # running-median window for stray boxes; < 3 disables
     outlier_max_offset: float = 0.25  # stray: centre off by this share of w (h), or log-height by this
     contact_iou: float = 0.5          # cut tracks where two boxes overlap this much, re-join after; 0 = off
+    contact_cover: float = 0.0        # ... or where one box is covered this much by a nearer one; 0 = off
     join_stabilize: bool = True       # extrapolate with the camera pan removed (tracklets.camera_path)
     join_max_gap_frames: int = 60     # tracklets further apart in time are never joined
     join_fit_frames: int = 10         # frames at a tracklet's end used to fit its motion
