@@ -311,6 +311,10 @@ def main(argv=None) -> int:
                         help="run only these contenders (names as printed); detections are the same per seed")
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.WARNING)
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import; --json is JSON only
+        import trackeval  # noqa: F401
     if args.tags:
         if not args.video and not (args.cache and Path(args.cache).is_file()):
             parser.error("--tags needs --video (or an existing --cache)")

@@ -86,7 +86,7 @@ def _evaluate_tracking_run(args) -> int:
         args.emit(result)
         return EXIT_OK
     print(f"{result['video_id']}: {result['frames_scored']} frames scored (stride {result['stride']}); "
-          f"{result['frame_mapping']}")
+          f"{result['frame_mapping']}; {result['gt_frames_not_scored']} GT frames not processed by the run")
     print("  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("IDF1", "HOTA", "MOTA", "DetA", "AssA")))
     print(f"  ID switches {result['id_switches']}, ids out / in GT {result['ids_out']} / {result['ids_in_gt']}, "
           f"misses {result['misses']}, false positives {result['false_positives']}")

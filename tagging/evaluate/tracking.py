@@ -85,9 +85,10 @@ def load_sequence(seq_dir: str | Path) -> MotSequence:
     return MotSequence(name, frame_count, width, height, fps, frame, track_id, xyxy)
 
 
-def read_gt(gt: Path, frame_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_gt(gt: Path, frame_count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of one MOT ``gt.txt`` (conf-0 rows dropped), sorted by frame then id:
-    ``frame`` (K,) 1-based, ``track_id`` (K,), ``xyxy`` (K, 4) px.  Frames must lie in 1..frame_count."""
+    ``frame`` (K,) 1-based, ``track_id`` (K,), ``xyxy`` (K, 4) px.  Frames must lie in
+    1..frame_count (``None``: no upper bound)."""
     if not Path(gt).is_file():
         raise MotFormatError(f"{gt}: missing (MOT ground truth: frame, id, left, top, width, height, conf, ...)")
     try:
@@ -102,8 +103,8 @@ def read_gt(gt: Path, frame_count: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     if data.shape[1] >= 7:
         data = data[data[:, 6] != 0]
     frame = data[:, 0].astype(np.int64)
-    if len(frame) and (frame.min() < 1 or frame.max() > frame_count):
-        raise MotFormatError(f"{gt}: frame numbers must be in 1..{frame_count} (the frames of the sequence); "
+    if len(frame) and (frame.min() < 1 or (frame_count is not None and frame.max() > frame_count)):
+        raise MotFormatError(f"{gt}: frame numbers must be in 1..{frame_count or 'N'} (the frames of the sequence); "
                              f"got {frame.min()}..{frame.max()}")
     order = np.lexsort((data[:, 1], frame))
     data, frame = data[order], frame[order]

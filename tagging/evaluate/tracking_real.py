@@ -109,9 +109,11 @@ def load_run(tags: str | Path, video_id: str | None = None) -> RunDetections:
 
 
 def gt_for_run(gt_path: str | Path, run: RunDetections) -> MotSequence:
-    """The ground truth of ``gt_path`` on the run's processed frames, renumbered 1..n (module doc)."""
-    total = int(run.frame_index[-1]) + run.stride if len(run.frame_index) else 0
-    frame, track_id, xyxy = read_gt(Path(gt_path), max(total, 1))
+    """The ground truth of ``gt_path`` on the run's processed frames, renumbered 1..n (module doc).
+
+    GT frames the run never processed (between strided frames, or past ``--max-frames``)
+    are left out."""
+    frame, track_id, xyxy = read_gt(Path(gt_path), None)
     video_frame = frame - 1                      # GT frame 1 = video frame 0
     keep = np.isin(video_frame, run.frame_index)
     ordinal = np.searchsorted(run.frame_index, video_frame[keep]) + 1
@@ -131,5 +133,7 @@ def evaluate_run(tags: str | Path, gt_path: str | Path, video_id: str | None = N
     run = load_run(tags, video_id)
     seq = gt_for_run(gt_path, run)
     out = TrackerOutput.from_frame_ids(run.dets, run.track_id)
+    gt_frames = len(np.unique(read_gt(Path(gt_path), None)[0]))
     return {"video_id": run.video_id, "gt": str(gt_path), "frame_mapping": FRAME_MAPPING, "stride": run.stride,
-            "fps": run.fps, "frames_scored": len(run.frame_index), **score_tracks(seq, out)}
+            "fps": run.fps, "frames_scored": len(run.frame_index),
+            "gt_frames_not_scored": gt_frames - len(np.unique(seq.frame)), **score_tracks(seq, out)}
