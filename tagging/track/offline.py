@@ -269,23 +269,19 @@ def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set
     bad: set[int] = set()
     for i, j in nxt.items():
         c = cost[i, j]
-        for k in np.nonzero(np.isfinite(cost[:, j]))[0].tolist():      # rival ends for start j
-            if k == i:
-                continue
-            l = nxt.get(k)
-            delta = cost[k, j] - c if l is None else cost[i, l] + cost[k, j] - c - cost[k, l]
+        # (rival end k, rival start l): another end for start j, or another start for end i,
+        # with whatever link that rival already has (None: unlinked)
+        rivals = [(k, nxt.get(k)) for k in np.nonzero(np.isfinite(cost[:, j]))[0].tolist() if k != i]
+        rivals += [(prev.get(l), l) for l in np.nonzero(np.isfinite(cost[i]))[0].tolist() if l != j]
+        for k, l in rivals:
+            swap = k is not None and l is not None
+            if swap:
+                delta = cost[i, l] + cost[k, j] - c - cost[k, l]
+            else:
+                delta = (cost[k, j] if l is None else cost[i, l]) - c
             if delta < margin:
                 bad.add(i)
-                if l is not None:
-                    bad.add(k)
-        for l in np.nonzero(np.isfinite(cost[i]))[0].tolist():          # rival starts for end i
-            if l == j:
-                continue
-            k = prev.get(l)
-            delta = cost[i, l] - c if k is None else cost[i, l] + cost[k, j] - c - cost[k, l]
-            if delta < margin:
-                bad.add(i)
-                if k is not None:
+                if swap:
                     bad.add(k)
     return bad
 
