@@ -71,6 +71,7 @@ class TrackerConfig:
     outlier_max_offset: float = 0.25  # stray: centre off by this share of w (h), or log-height by this
     contact_iou: float = 0.5          # cut tracks where two boxes overlap this much, re-join after; 0 = off
     contact_cover: float = 0.0        # ... or where one box is covered this much by a nearer one; 0 = off
+                                      # (0.5: -0.035 IDF1 on SportsMOT v1, level on v2, +0.26 on TUD)
     join_stabilize: bool = True       # extrapolate with the camera pan removed (tracklets.camera_path)
     join_max_gap_frames: int = 60     # tracklets further apart in time are never joined
     join_fit_frames: int = 10         # frames at a tracklet's end used to fit its motion
@@ -89,7 +90,8 @@ class TrackerConfig:
     pose_weight: float = 0.5          # join cost per unit of (1 - OKS) between carried and found pose
     # a join or re-link is left out when another end or start is nearly as cheap (a rival
     # within this margin of cost, a swap of two links costing less than this more):
-    # a break costs one id, a swap costs two, and puts events on the wrong player; 0 = off
+    # a break costs one id, a swap costs two, and puts events on the wrong player; 0 = off,
+    # the default: 0.3 cost 0.04-0.16 IDF1 on SportsMOT v1/v2 (docs/tracking.md)
     ambiguity_margin: float = 0.0
 
     # Frame counts and the motion gate above are set for this frame rate; ``for_fps``
