@@ -1,7 +1,18 @@
-"""Our tracker against maintained PyPI trackers on exactly the same noisy detections.
+"""Our tracker against maintained PyPI trackers on exactly the same detections.
 
     python bench/tracking_vs_peers.py --gt ../shared/data/tracking/sportsmot_train [--noise-seed 0]
-        [--max-seqs N] [--workers 2] [--json] [--tune]
+        [--noise-protocol v1|v2] [--max-seqs N] [--workers 2] [--json] [--tune]
+    python bench/tracking_vs_peers.py --tags RUN_DIR --gt SEQ/gt.txt --video VIDEO [--video-id ID]
+        [--cache FILE.npz] [--subsample K] [--json]
+
+**Real pixels** (``--tags``): the detections are a ``matchtag run``'s own pose-stage output,
+read from its ``poses`` table before tracking (every detected person, tracked or not:
+box, detector score, keypoints), plus each person's torso colour computed from the
+decoded ``--video`` frames with the keypoints (as ``--pose replay`` does).  ``--cache``
+keeps these per-frame detections in an ``.npz`` so a tracker change is re-scored in
+seconds.  Peers run at their library defaults (frame rate set to the video's); ours runs
+with the pipeline's tracker config.  The first row is the run's own ids as written.
+``--subsample K`` keeps every K-th processed frame (a low frame rate test: 25 fps / 3).
 
 Detections come from ``tagging.evaluate.tracking.simulate_detections`` (the fixed noise protocol of
 docs/tracking.md), one stream per (seed, sequence): every tracker below gets the very
@@ -34,12 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tagging.evaluate.tracking import (  # noqa: E402
     DEFAULT_NOISE_SEED,
+    NOISE_PROTOCOLS,
     FrameDetections,
     MotSequence,
     TrackerOutput,
     evaluate_trackers,
     find_sequences,
     matchtag_tracker,
+    subsample,
 )
 
 
@@ -176,13 +189,102 @@ def _table(results: dict) -> str:
     return "\n".join(lines)
 
 
+# Library defaults for the real-pixels table (issue 14: "peers at their library defaults");
+# norfair has no default distance threshold, so it gets the one tuned on SportsMOT.
+DEFAULTS = {"trackers.ByteTrack": {}, "supervision.ByteTrack": {},
+            "norfair": {"distance_threshold": TUNED["norfair"]["distance_threshold"]}}
+
+
+def real_detections(args):
+    """(RunDetections, MotSequence, colours per processed frame) of ``args.tags``; cached in ``args.cache``."""
+    from tagging.evaluate.tracking_real import gt_for_run, load_run
+
+    run = load_run(args.tags, args.video_id)
+    cache = Path(args.cache) if args.cache else None
+    if cache and cache.is_file():
+        z = np.load(cache)
+        counts = z["counts"]
+        colours = np.split(z["colours"], np.cumsum(counts)[:-1])
+        if list(counts) != [len(b) for b in run.dets.xyxy]:
+            raise SystemExit(f"{cache}: made from other detections; delete it")
+    else:
+        from tagging.track.teams import torso_colours
+        from tagging.video.reader import frames_at
+
+        colours = [np.zeros((0, 4), np.float32)] * len(run.frame_index)
+        pos = {int(f): i for i, f in enumerate(run.frame_index)}
+        for fr in frames_at(args.video, run.frame_index.tolist()):
+            i = pos[int(fr.index)]
+            colours[i] = torso_colours(fr.image, run.dets.xyxy[i], run.dets.keypoints[i])
+        if cache:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, counts=np.array([len(c) for c in colours]),
+                                colours=np.concatenate(colours))
+    seq = gt_for_run(args.gt, run)
+    return run, seq, colours
+
+
+def _subsample(run, seq: MotSequence, colours: list, k: int):
+    """Every k-th processed frame of the run and of its (renumbered) ground truth."""
+    from dataclasses import replace
+
+    seq, dets = subsample(seq, run.dets, k)
+    keep = np.arange(0, len(run.frame_index), k)
+    run = replace(run, stride=run.stride * k, frame_index=run.frame_index[keep], dets=dets,
+                  track_id=[run.track_id[i] for i in keep])
+    return run, seq, [colours[i] for i in keep]
+
+
+def real_pixels(args) -> int:
+    from tagging.evaluate.tracking_real import score_tracks
+    from tagging.track.offline import track_video
+    from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
+
+    run, seq, colours = real_detections(args)
+    if args.subsample > 1:
+        run, seq, colours = _subsample(run, seq, colours, args.subsample)
+    dets = run.dets
+    rows = {}
+    if args.subsample == 1:
+        rows["the run in --tags, as written (poses table)"] = TrackerOutput.from_frame_ids(dets, run.track_id)
+
+    def ours(**changes):
+        from dataclasses import replace
+
+        from tagging.evaluate.tracking import tracks_to_output
+
+        tracks = track_video(dets.xyxy, dets.score, replace(PIPELINE_TRACKER_CONFIG, **changes), "offline",
+                             keypoints=dets.keypoints, colours=colours, fps=run.processed_fps)
+        return tracks_to_output(tracks)
+
+    rows["matchtag default (offline, re-link on)"] = ours()
+    rows["matchtag, --relink off"] = ours(relink_max_cost=0.0)
+    # not defaults (docs/tracking.md: SportsMOT does not support them); shown for the record
+    rows["matchtag, contact_cover 0.5"] = ours(contact_cover=0.5)
+    rows["matchtag, contact_cover 0.5, match_iou 0.5"] = ours(contact_cover=0.5, match_iou=0.5)
+    for name, peer in PEERS.items():
+        rows[f"{name}, defaults"] = peer(DEFAULTS[name])(dets, seq)
+    results = {label: score_tracks(seq, out) for label, out in rows.items()}
+    if args.json:
+        print(json.dumps({"video_id": run.video_id, "frames": seq.frame_count, "fps": seq.fps,
+                          "results": results}, indent=1))
+        return 0
+    print(f"{run.video_id}: {seq.frame_count} frames at {seq.fps:g} fps, {sum(len(b) for b in dets.xyxy)} "
+          f"detections; video frame_index 0 = GT frame 1")
+    print(f"{'tracker':44s}{'IDF1':>8s}{'HOTA':>8s}{'MOTA':>8s}{'IDsw':>6s}  ids out / in GT")
+    for label, m in results.items():
+        print(f"{label:44s}{m['IDF1']:8.3f}{m['HOTA']:8.3f}{m['MOTA']:8.3f}{m['id_switches']:6d}"
+              f"  {m['ids_out']} / {m['ids_in_gt']}")
+    return 0
+
+
 def tune(args) -> None:
     names = [p.name for p in find_sequences(args.gt)][::3]
     for peer, candidates in CANDIDATES.items():
         best = None
         for params in candidates:
             r = evaluate_trackers(args.gt, {peer: PEERS[peer](params)}, seed=args.noise_seed, names=names,
-                                  workers=args.workers)[peer]["overall"]
+                                  workers=args.workers, protocol=NOISE_PROTOCOLS[args.noise_protocol])[peer]["overall"]
             print(f"{peer} {params} IDF1 {r['IDF1']:.3f} HOTA {r['HOTA']:.3f}", flush=True)
             if best is None or r["IDF1"] > best[0]:
                 best = (r["IDF1"], params)
@@ -191,9 +293,18 @@ def tune(args) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gt", required=True, help="MOT-format directory (<seq>/gt/gt.txt, seqinfo.ini)")
+    parser.add_argument("--gt", required=True, help="MOT-format directory (<seq>/gt/gt.txt, seqinfo.ini); "
+                                                    "with --tags one gt.txt")
     parser.add_argument("--noise-seed", type=int, default=DEFAULT_NOISE_SEED)
+    parser.add_argument("--noise-protocol", choices=sorted(NOISE_PROTOCOLS), default="v1")
+    parser.add_argument("--tags", help="real pixels: a matchtag run's output directory (module doc)")
+    parser.add_argument("--video-id", dest="video_id")
+    parser.add_argument("--video", help="with --tags: the video file (torso colours from its frames)")
+    parser.add_argument("--cache", help="with --tags: .npz file for the per-frame torso colours")
+    parser.add_argument("--subsample", type=int, default=1, help="with --tags: keep every K-th frame")
     parser.add_argument("--max-seqs", type=int)
+    parser.add_argument("--frame-step", type=int, default=1,
+                        help="simulated: keep every K-th frame (25 fps / 4 = 6.25 fps)")
     parser.add_argument("--seqs", nargs="+")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true")
@@ -202,6 +313,15 @@ def main(argv=None) -> int:
                         help="run only these contenders (names as printed); detections are the same per seed")
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.WARNING)
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import; --json is JSON only
+        import trackeval  # noqa: F401
+    if args.tags:
+        if not args.video and not (args.cache and Path(args.cache).is_file()):
+            parser.error("--tags needs --video (or an existing --cache)")
+        return real_pixels(args)
+    protocol = NOISE_PROTOCOLS[args.noise_protocol]
     if args.tune:
         tune(args)
         return 0
@@ -215,12 +335,13 @@ def main(argv=None) -> int:
             parser.error(f"unknown tracker(s) {sorted(unknown)}; choose from {sorted(contenders)}")
         contenders = {k: v for k, v in contenders.items() if k in args.only}
     results = evaluate_trackers(args.gt, contenders, seed=args.noise_seed, names=args.seqs,
-                                max_seqs=args.max_seqs, workers=args.workers)
+                                max_seqs=args.max_seqs, workers=args.workers, protocol=protocol,
+                                frame_step=args.frame_step)
     if args.json:
         print(json.dumps({k: {"overall": v["overall"], "per_sport": v["per_sport"]} for k, v in results.items()},
                          indent=1))
     else:
-        print(f"noise seed {args.noise_seed}, {next(iter(results.values()))['overall']['sequences']} sequences")
+        print(f"{protocol.name}, noise seed {args.noise_seed}, {next(iter(results.values()))['overall']['sequences']} sequences")
         print(_table(results))
     return 0
 

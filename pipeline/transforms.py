@@ -111,7 +111,8 @@ class TrackPlayers(beam.PTransform):
     (``chunk_s`` long, ``overlap_s`` shared with the next), every segment is tracked as
     its own element (in parallel on any runner), the segments of a video are stitched
     in their overlaps into one global id per player, and the ids are joined back onto
-    the poses.  Only boxes and scores travel to the tracking and stitching steps.
+    the poses.  Boxes, scores, keypoints and torso colours travel to the tracking step
+    (the offline joins use them); only boxes to the stitching step.
     ``chunk_s=0`` tracks each video in one piece; ``mode="online"`` for frame-by-frame
     association only; an ``IoUTrackerConfig`` for the old IoU tracker (never chunked).
     ``stride`` must be the decode stride: processed frames are ``frame_index // stride``.
@@ -137,13 +138,16 @@ class TrackPlayers(beam.PTransform):
         def to_segments(video_id, frame):
             frame_index, ts, p = frame
             for k in grid.segments_of(float(ts)):
-                yield (video_id, k), (int(frame_index) // stride, p.xyxy, p.box_score)
+                yield (video_id, k), (int(frame_index) // stride, p.xyxy, p.box_score, p.keypoints, p.appearance,
+                                      float(ts))
 
         def track_one(key, frames):
             video_id, k = key
             frames = list(frames)
             ords = [f[0] for f in frames]
-            tracks = track_segment(ords, [f[1] for f in frames], [f[2] for f in frames], config, mode)
+            tracks = track_segment(ords, [f[1] for f in frames], [f[2] for f in frames], config, mode,
+                                   keypoints=[f[3] for f in frames], colours=[f[4] for f in frames],
+                                   timestamps_ms=[f[5] for f in frames])
             segments.inc()
             return video_id, (k, min(ords), max(ords), tracks)
 

@@ -34,9 +34,13 @@ def _evaluate_coverage(args) -> int:
     return EXIT_OK
 
 
-def _evaluate_tracking(args) -> int:
-    from tagging.evaluate.tracking import MotFormatError, evaluate_trackers, matchtag_tracker
+SIMULATED_ONLY = ("noise_seed", "noise_protocol", "mode", "chunk_frames", "overlap_frames", "seqs", "max_seqs",
+                  "workers", "frame_step")
+SIMULATED_DEFAULTS = {"noise_seed": 0, "noise_protocol": "v1", "mode": "offline", "overlap_frames": 50,
+                      "workers": 1, "frame_step": 1}
 
+
+def _tracking_libraries() -> bool:
     logging.getLogger().setLevel(logging.WARNING)   # motmetrics logs timings at INFO on the root logger
     try:
         import motmetrics  # noqa: F401
@@ -47,15 +51,65 @@ def _evaluate_tracking(args) -> int:
     except ImportError as exc:
         log(f"error: {exc.name} is needed for tracking metrics: pip install -e '.[dev]' && "
              "pip install --no-deps 'trackeval>=1.3,<1.4' (docs/tracking.md)")
+        return False
+    return True
+
+
+def _evaluate_tracking(args) -> int:
+    if args.tags is not None:
+        given = [f"--{k.replace('_', '-')}" for k in SIMULATED_ONLY if getattr(args, k) is not None]
+        if given:
+            log(f"error: {', '.join(given)} belong to the simulated protocol (--gt DIR); "
+                "with --tags the run's own detections and ids are scored")
+            return EXIT_USAGE
+        return _evaluate_tracking_run(args)
+    if args.video_id is not None:
+        log("error: --video-id needs --tags (a run's output directory)")
+        return EXIT_USAGE
+    for k, v in SIMULATED_DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    return _evaluate_tracking_simulated(args)
+
+
+def _evaluate_tracking_run(args) -> int:
+    from tagging.evaluate.tracking import MotFormatError
+    from tagging.evaluate.tracking_real import evaluate_run
+
+    if not _tracking_libraries():
         return EXIT_USAGE
     try:
-        tracker = matchtag_tracker(args.mode, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames)
-        result = evaluate_trackers(args.gt, {args.mode: tracker}, seed=args.noise_seed,
-                                   names=args.seqs, max_seqs=args.max_seqs, workers=args.workers)[args.mode]
+        result = evaluate_run(args.tags, args.gt, args.video_id)
     except MotFormatError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
-    result = {"mode": args.mode, "noise_seed": args.noise_seed, "gt": args.gt,
+    if args.json:
+        args.emit(result)
+        return EXIT_OK
+    print(f"{result['video_id']}: {result['frames_scored']} frames scored (stride {result['stride']}); "
+          f"{result['frame_mapping']}; {result['gt_frames_not_scored']} GT frames not processed by the run")
+    print("  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("IDF1", "HOTA", "MOTA", "DetA", "AssA")))
+    print(f"  ID switches {result['id_switches']}, ids out / in GT {result['ids_out']} / {result['ids_in_gt']}, "
+          f"misses {result['misses']}, false positives {result['false_positives']}")
+    return EXIT_OK
+
+
+def _evaluate_tracking_simulated(args) -> int:
+    from tagging.evaluate.tracking import NOISE_PROTOCOLS, MotFormatError, evaluate_trackers, matchtag_tracker
+
+    if not _tracking_libraries():
+        return EXIT_USAGE
+    protocol = NOISE_PROTOCOLS[args.noise_protocol]
+    try:
+        tracker = matchtag_tracker(args.mode, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames)
+        result = evaluate_trackers(args.gt, {args.mode: tracker}, seed=args.noise_seed, names=args.seqs,
+                                   max_seqs=args.max_seqs, workers=args.workers, protocol=protocol,
+                                   frame_step=args.frame_step)[args.mode]
+    except MotFormatError as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    result = {"mode": args.mode, "noise_seed": args.noise_seed, "noise_protocol": protocol.name, "gt": args.gt,
+              "frame_step": args.frame_step,
               "chunk_frames": args.chunk_frames, "overlap_frames": args.overlap_frames if args.chunk_frames else None,
               **result}
     if args.json:
@@ -197,17 +251,28 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_evaluate_pose)
 
-    trk = sub.add_parser("tracking", help="tracker on MOT ground truth with seeded simulated detections "
-                                          "(docs/tracking.md)")
-    trk.add_argument("--gt", required=True, help="MOT-format directory: <seq>/gt/gt.txt and <seq>/seqinfo.ini")
-    trk.add_argument("--noise-seed", type=int, default=0, help="seed of the detection noise (default 0)")
-    trk.add_argument("--mode", choices=("offline", "online"), default="offline",
+    trk = sub.add_parser("tracking", help="tracker against MOT ground truth: a run's poses table (--tags) or "
+                                          "seeded simulated detections (--gt DIR) (docs/tracking.md)")
+    trk.add_argument("--gt", required=True,
+                     help="with --tags: one MOT gt.txt (frame, id, left, top, width, height, conf, ...); "
+                          "without: a MOT directory <seq>/gt/gt.txt + <seq>/seqinfo.ini (simulated detections)")
+    trk.add_argument("--tags", help="output directory of `matchtag run`: score its poses table's boxes and "
+                                    "track ids (video frame_index 0 = GT frame 1)")
+    trk.add_argument("--video-id", dest="video_id", help="with --tags: the video to score (needed if the run "
+                                                         "holds several)")
+    sim = trk.add_argument_group("simulated protocol (--gt DIR only)")
+    sim.add_argument("--noise-seed", type=int, help="seed of the detection noise (default 0)")
+    sim.add_argument("--noise-protocol", choices=("v1", "v2"),
+                     help="v1: random misses (default); v2: occlusion and burst misses, correlated jitter")
+    sim.add_argument("--mode", choices=("offline", "online"),
                      help="offline: whole-video association (default); online: frame by frame only")
-    trk.add_argument("--chunk-frames", type=int, help="track in segments of this many frames, then stitch")
-    trk.add_argument("--overlap-frames", type=int, default=50, help="overlap of the segments (default 50 = 2 s)")
-    trk.add_argument("--seqs", nargs="+", help="only these sequences")
-    trk.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
-    trk.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    sim.add_argument("--chunk-frames", type=int, help="track in segments of this many frames, then stitch")
+    sim.add_argument("--overlap-frames", type=int, help="overlap of the segments (default 50 = 2 s)")
+    sim.add_argument("--seqs", nargs="+", help="only these sequences")
+    sim.add_argument("--max-seqs", type=int, help="only the first N sequences (quick runs)")
+    sim.add_argument("--workers", type=int, help="processes (default 1)")
+    sim.add_argument("--frame-step", dest="frame_step", type=int,
+                     help="keep every K-th frame: the same footage at fps / K (default 1)")
     trk.add_argument("--json", action="store_true", help="print one JSON object")
     trk.set_defaults(handler=_evaluate_tracking)
 

@@ -81,6 +81,16 @@ def load_sequence(seq_dir: str | Path) -> MotSequence:
         fps = float(sec.get("frameRate", "25"))
     except (KeyError, ValueError, configparser.Error) as exc:
         raise MotFormatError(f"{ini}: needs [Sequence] with seqLength, imWidth, imHeight ({exc})") from exc
+    frame, track_id, xyxy = read_gt(gt, frame_count)
+    return MotSequence(name, frame_count, width, height, fps, frame, track_id, xyxy)
+
+
+def read_gt(gt: Path, frame_count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of one MOT ``gt.txt`` (conf-0 rows dropped), sorted by frame then id:
+    ``frame`` (K,) 1-based, ``track_id`` (K,), ``xyxy`` (K, 4) px.  Frames must lie in
+    1..frame_count (``None``: no upper bound)."""
+    if not Path(gt).is_file():
+        raise MotFormatError(f"{gt}: missing (MOT ground truth: frame, id, left, top, width, height, conf, ...)")
     try:
         data = np.loadtxt(gt, delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:
@@ -93,13 +103,13 @@ def load_sequence(seq_dir: str | Path) -> MotSequence:
     if data.shape[1] >= 7:
         data = data[data[:, 6] != 0]
     frame = data[:, 0].astype(np.int64)
-    if len(frame) and (frame.min() < 1 or frame.max() > frame_count):
-        raise MotFormatError(f"{gt}: frame numbers must be in 1..{frame_count} (seqLength); "
+    if len(frame) and (frame.min() < 1 or (frame_count is not None and frame.max() > frame_count)):
+        raise MotFormatError(f"{gt}: frame numbers must be in 1..{frame_count or 'N'} (the frames of the sequence); "
                              f"got {frame.min()}..{frame.max()}")
     order = np.lexsort((data[:, 1], frame))
     data, frame = data[order], frame[order]
     xyxy = np.concatenate([data[:, 2:4], data[:, 2:4] + data[:, 4:6]], axis=1)
-    return MotSequence(name, frame_count, width, height, fps, frame, data[:, 1].astype(np.int64), xyxy)
+    return frame, data[:, 1].astype(np.int64), xyxy
 
 
 def find_sequences(gt_root: str | Path, names: list[str] | None = None) -> list[Path]:
@@ -137,6 +147,42 @@ class NoiseProtocol:
     false_positive_score_range: tuple[float, float] = (0.1, 0.6)
 
 
+@dataclass(frozen=True)
+class NoiseProtocolV2:
+    """Detection noise as a real detector makes it (issue 14): misses that come with
+    occlusion and in bursts, jitter that drifts rather than flickers.  Scores, sizes and
+    false positives are drawn as in v1.  Change nothing without bumping ``name``.
+
+    - **Occlusion.** A box whose area is covered to at least ``occluded_share`` by one
+      box whose bottom edge is lower in the image (nearer the camera) is occluded; each
+      run of consecutive occluded frames of one player is dropped whole with
+      probability ``occluded_miss_prob`` (one draw per run: the cover lasts, and so
+      does the miss).  A box covered to at least ``partly_share`` (and kept) scores low.
+    - **Bursts.** Independently, each player's detection follows a two-state Markov
+      chain frame to frame: seen -> missed with ``burst_start_prob``, missed -> seen with
+      ``burst_end_prob`` (mean burst 1 / burst_end_prob frames; stationary miss rate
+      start / (start + end), 0.143 with the defaults, as v1's 0.15).
+    - **Jitter.** Per player, an AR(1) process with lag-one correlation ``jitter_rho``
+      and the same stationary sigma as v1 (0.05 w / h for the centre, 0.05 in log size).
+    """
+
+    name: str = "matchtag-noise-v2"
+    occluded_share: float = 0.5
+    occluded_miss_prob: float = 0.9
+    partly_share: float = 0.25
+    burst_start_prob: float = 0.05
+    burst_end_prob: float = 0.3
+    jitter_rho: float = 0.8
+    centre_jitter: float = 0.05
+    log_size_sigma: float = 0.05
+    low_score_share: float = 0.20
+    low_score_range: tuple[float, float] = (0.1, 0.5)
+    high_score_range: tuple[float, float] = (0.5, 1.0)
+    false_positives_per_frame: float = 1.0
+    false_positive_score_range: tuple[float, float] = (0.1, 0.6)
+
+
+NOISE_PROTOCOLS = {"v1": NoiseProtocol(), "v2": NoiseProtocolV2()}
 DEFAULT_NOISE_SEED = 0
 
 
@@ -146,20 +192,25 @@ class FrameDetections:
 
     ``xyxy[i]``: (N_i, 4) px; ``score[i]``: (N_i,); ``gt_id[i]``: (N_i,) source GT id,
     -1 for false positives (for tests and ceilings only; trackers never see it).
+    Real detections (tagging/evaluate/tracking_real.py) also carry ``keypoints[i]``:
+    (N_i, 17, 3) COCO-17 x, y px and score; simulated ones have none (None).
     """
 
     xyxy: list
     score: list
     gt_id: list
+    keypoints: list | None = None
 
 
 def simulate_detections(seq: MotSequence, seed: int = DEFAULT_NOISE_SEED,
-                        protocol: NoiseProtocol = NoiseProtocol()) -> FrameDetections:
-    """Noisy detections from ground truth; deterministic in (seed, sequence name).
+                        protocol: NoiseProtocol | NoiseProtocolV2 = NoiseProtocol()) -> FrameDetections:
+    """Noisy detections from ground truth; deterministic in (seed, sequence name, protocol).
 
     Each sequence gets its own random stream, seeded by ``seed`` and a CRC of its name,
-    so a sequence's detections do not change when others are added or left out.
+    so a sequence's detections do not change when other sequences are added or left out.
     """
+    if isinstance(protocol, NoiseProtocolV2):
+        return _simulate_v2(seq, seed, protocol)
     rng = np.random.default_rng([int(seed), zlib.crc32(seq.name.encode())])
     p = protocol
     n = len(seq.frame)
@@ -172,8 +223,12 @@ def simulate_detections(seq: MotSequence, seed: int = DEFAULT_NOISE_SEED,
     low = rng.random(k) < p.low_score_share
     score = np.where(low, rng.uniform(*p.low_score_range, k), rng.uniform(*p.high_score_range, k))
     boxes = np.concatenate([centre - wh / 2, centre + wh / 2], axis=1)
+    return _with_false_positives(seq, rng, p, frame, boxes, score, gt_id)
 
-    # false positives: a real player's size, anywhere in the image
+
+def _with_false_positives(seq: MotSequence, rng, p, frame, boxes, score, gt_id) -> FrameDetections:
+    """Add Poisson false positives (a real player's size, anywhere in the image), shuffle
+    each frame's boxes and cut the stream into frames."""
     n_fp = rng.poisson(p.false_positives_per_frame, seq.frame_count)
     total = int(n_fp.sum())
     if total and len(seq.xyxy):
@@ -198,6 +253,55 @@ def simulate_detections(seq: MotSequence, seed: int = DEFAULT_NOISE_SEED,
     cuts = np.searchsorted(all_frame, np.arange(1, seq.frame_count + 2))
     sl = [slice(cuts[i], cuts[i + 1]) for i in range(seq.frame_count)]
     return FrameDetections([all_boxes[s] for s in sl], [all_score[s] for s in sl], [all_id[s] for s in sl])
+
+
+def cover_share(xyxy: np.ndarray) -> np.ndarray:
+    """(N,) share of each box's area covered by the one box in front of it that covers most.
+
+    "In front" means its bottom edge is lower in the image (y2 larger): nearer the camera
+    on a pitch or a street seen from above the ground.  ``xyxy``: (N, 4) px of one frame."""
+    from tagging.track.offline import covered_by
+
+    if len(xyxy) < 2:
+        return np.zeros(len(xyxy))
+    return covered_by(np.asarray(xyxy, np.float64)).max(axis=1)
+
+
+def _simulate_v2(seq: MotSequence, seed: int, p: NoiseProtocolV2) -> FrameDetections:
+    rng = np.random.default_rng([int(seed), zlib.crc32(seq.name.encode()), 2])
+    n = len(seq.frame)
+    cover = np.zeros(n)
+    cuts = np.searchsorted(seq.frame, np.arange(1, seq.frame_count + 2))
+    for i in range(seq.frame_count):
+        cover[cuts[i]:cuts[i + 1]] = cover_share(seq.xyxy[cuts[i]:cuts[i + 1]])
+    keep = np.ones(n, bool)
+    noise = np.zeros((n, 4))                       # AR(1) centre (x, y) and log-size (w, h) noise, unit sigma
+    innov = np.sqrt(1.0 - p.jitter_rho ** 2)
+    for tid in np.unique(seq.track_id):
+        idx = np.nonzero(seq.track_id == tid)[0]   # frame order: seq rows are sorted by frame
+        occluded = cover[idx] >= p.occluded_share
+        # one draw per run of occluded frames: dropped for the whole run or not at all
+        starts = occluded & ~np.concatenate([[False], occluded[:-1]])
+        run_id = np.cumsum(starts) - 1
+        drop_run = rng.random(int(starts.sum())) < p.occluded_miss_prob
+        keep[idx[occluded]] = ~drop_run[run_id[occluded]]
+        u = rng.random(len(idx))
+        z = rng.normal(0.0, 1.0, (len(idx), 4))
+        missed, e = False, z[0]
+        for k in range(len(idx)):
+            missed = u[k] >= p.burst_end_prob if missed else u[k] < p.burst_start_prob
+            if missed:
+                keep[idx[k]] = False
+            e = e if k == 0 else p.jitter_rho * e + innov * z[k]
+            noise[idx[k]] = e
+    wh = seq.xyxy[:, 2:] - seq.xyxy[:, :2]
+    centre = seq.xyxy[:, :2] + wh / 2 + noise[:, :2] * p.centre_jitter * wh
+    wh = wh * np.exp(noise[:, 2:] * p.log_size_sigma)
+    boxes = np.concatenate([centre - wh / 2, centre + wh / 2], axis=1)[keep]
+    k = int(keep.sum())
+    low = (rng.random(k) < p.low_score_share) | (cover[keep] >= p.partly_share)
+    score = np.where(low, rng.uniform(*p.low_score_range, k), rng.uniform(*p.high_score_range, k))
+    return _with_false_positives(seq, rng, p, seq.frame[keep], boxes, score, seq.track_id[keep])
 
 
 # --------------------------------------------------------------------- metrics
@@ -315,22 +419,44 @@ class _MatchtagTracker:
         config = self.config or TrackerConfig()
         if self.chunk_frames:
             return tracks_to_output(track_video_chunked(dets.xyxy, dets.score, self.chunk_frames,
-                                                        self.overlap_frames, config, self.mode))
-        return tracks_to_output(track_video(dets.xyxy, dets.score, config, self.mode))
+                                                        self.overlap_frames, config.for_fps(seq.fps), self.mode))
+        return tracks_to_output(track_video(dets.xyxy, dets.score, config, self.mode, fps=seq.fps))
+
+
+def subsample(seq: MotSequence, dets: FrameDetections, step: int) -> tuple[MotSequence, FrameDetections]:
+    """Every ``step``-th frame (1, 1 + step, ...) of a sequence and its detections, renumbered
+    1..n, at ``fps / step``: the same footage at a lower frame rate."""
+    if step <= 1:
+        return seq, dets
+    from dataclasses import replace
+
+    keep = np.arange(0, seq.frame_count, step)
+    sel = (seq.frame - 1) % step == 0
+
+    def pick(xs):
+        return None if xs is None else [xs[i] for i in keep]
+
+    return (replace(seq, frame_count=len(keep), fps=seq.fps / step, frame=(seq.frame[sel] - 1) // step + 1,
+                    track_id=seq.track_id[sel], xyxy=seq.xyxy[sel]),
+            FrameDetections(pick(dets.xyxy), pick(dets.score), pick(dets.gt_id), pick(dets.keypoints)))
 
 
 def _evaluate_one(args):
-    seq_dir, tracker, seed = args
+    seq_dir, tracker, seed, protocol, step = args
     seq = load_sequence(seq_dir)
-    dets = simulate_detections(seq, seed)
+    # noise is drawn at the full frame rate, then frames are dropped: the detections of the
+    # frames kept are the very ones the full-rate run saw
+    seq, dets = subsample(seq, simulate_detections(seq, seed, protocol), step)
     acc, hota = sequence_scores(seq, tracker(dets, seq))
     return seq.name, sport_of(seq), acc, hota
 
 
 def evaluate_trackers(gt_root, trackers: dict, seed: int = DEFAULT_NOISE_SEED, names: list[str] | None = None,
-                      max_seqs: int | None = None, workers: int = 1) -> dict:
+                      max_seqs: int | None = None, workers: int = 1,
+                      protocol: NoiseProtocol | NoiseProtocolV2 = NoiseProtocol(), frame_step: int = 1) -> dict:
     """Score each of ``trackers`` (``{label: callable(FrameDetections, MotSequence) -> TrackerOutput}``)
-    on the same simulated detections of every sequence under ``gt_root``.
+    on the same simulated detections (``protocol``, ``seed``) of every sequence under ``gt_root``;
+    with ``frame_step`` > 1 on every ``frame_step``-th frame only (:func:`subsample`).
 
     Returns ``{label: {"overall": {...}, "per_sport": {sport: {...}}, "per_sequence": {name: {...}}}}``.
     """
@@ -339,7 +465,7 @@ def evaluate_trackers(gt_root, trackers: dict, seed: int = DEFAULT_NOISE_SEED, n
         seq_dirs = seq_dirs[:max_seqs]
     out = {}
     for label, tracker in trackers.items():
-        jobs = [(d, tracker, seed) for d in seq_dirs]
+        jobs = [(d, tracker, seed, protocol, frame_step) for d in seq_dirs]
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
             with ProcessPoolExecutor(workers) as pool:

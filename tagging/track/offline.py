@@ -34,6 +34,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import linear_sum_assignment
 
+from tagging.track.appearance import Cues, colour_distance, end_look, pose_dissimilarity
 from tagging.track.online import ByteTracker, TrackerConfig
 
 MODES = ("offline", "online")
@@ -133,10 +134,42 @@ def _end_fit(t: Track, n: int, at_end: bool) -> tuple[np.ndarray, np.ndarray, fl
     return coef[0], coef[1], end, h
 
 
-def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> np.ndarray:
+def _looks(tracks: list[Track], cues: Cues | None, n: int):
+    """(ends, starts): each track's :class:`EndLook` at its end and at its start; None without cues."""
+    if cues is None or not cues.any():
+        return None
+    out = ([], [])
+    for t in tracks:
+        obs = t.observed
+        for at_end, acc in ((True, out[0]), (False, out[1])):
+            acc.append(end_look(t.frame[obs], t.det_index[obs], t.xyxy[obs], cues, n, at_end))
+    return out
+
+
+def _look_cost(looks, i: int, j: int, config: TrackerConfig, pose: bool) -> float:
+    """Colour (and with ``pose``, pose) cost of linking the end of track i to the start of track j."""
+    if looks is None:
+        return 0.0
+    a, b = looks[0][i], looks[1][j]
+    cost = 0.0
+    d = colour_distance(a, b)
+    if np.isfinite(d):
+        cost += config.colour_weight * min(d, config.colour_cap)
+    if pose:
+        p = pose_dissimilarity(a, b)
+        if np.isfinite(p):
+            cost += config.pose_weight * p
+    return cost
+
+
+def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
+                     cues: Cues | None = None) -> np.ndarray:
     """(len, len) cost of continuing track i (row) with track j (column); inf where not allowed.
 
-    ``path``: optional (T, 2) camera path (:func:`camera_path`) removed before extrapolating."""
+    ``path``: optional (T, 2) camera path (:func:`camera_path`) removed before extrapolating;
+    ``cues``: keypoints and torso colours of the detections, which add the appearance
+    terms of tagging/track/appearance.py."""
+    looks = _looks(tracks, cues, max(config.join_fit_frames, 1))
     tracks = [_stabilized(t, path) for t in tracks]
     n = len(tracks)
     cost = np.full((n, n), np.inf)
@@ -156,18 +189,22 @@ def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarra
             size = abs(np.log(h_j / h_i))
             c = 0.5 * (fwd + bwd) + size
             if c <= config.join_max_cost:
+                c += _look_cost(looks, i, j, config, pose=True)
+            if c <= config.join_max_cost:
                 cost[i, j] = c
     return cost
 
 
-def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> list[Track]:
+def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
+                   cues: Cues | None = None) -> list[Track]:
     """Link tracklets end-to-start by motion continuity; a joined track keeps its first id."""
     if len(tracks) < 2:
         return list(tracks)
-    return _link(tracks, join_cost_matrix(tracks, config, path))
+    return _link(tracks, join_cost_matrix(tracks, config, path, cues), config.ambiguity_margin)
 
 
-def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> np.ndarray:
+def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
+                       cues: Cues | None = None) -> np.ndarray:
     """(len, len) cost of re-linking the end of track i (row) to the later start of track j.
 
     For gaps too long to extrapolate motion over -- a player who leaves the picture
@@ -182,6 +219,7 @@ def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndar
     if n < 2 or config.relink_max_cost <= 0:
         return cost
     k = max(config.join_fit_frames, 1)
+    looks = _looks(tracks, cues, k)
     tracks = [_stabilized(t, path) for t in tracks]
 
     def ends(at_end: bool):
@@ -201,26 +239,63 @@ def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndar
     h = np.exp((lhe[:, None] + lhs[None, :]) / 2)
     dist = np.linalg.norm(cs[None, :, :] - ce[:, None, :], axis=2) / h
     c = dist + np.abs(lhs[None, :] - lhe[:, None])
+    if looks is not None:       # colour only: over seconds a pose says nothing about who it is
+        for i, j in zip(*np.nonzero(c <= config.relink_max_cost)):
+            c[i, j] += _look_cost(looks, int(i), int(j), config, pose=False)
     ok = (gap >= 1) & (gap <= config.relink_max_gap_frames) & (c <= config.relink_max_cost)
     np.fill_diagonal(ok, False)
     cost[ok] = c[ok]
     return cost
 
 
-def relink_tracks(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None) -> list[Track]:
+def relink_tracks(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
+                  cues: Cues | None = None) -> list[Track]:
     """Second, long-range linking pass over joined tracks (:func:`relink_cost_matrix`)."""
     if len(tracks) < 2 or config.relink_max_cost <= 0:
         return list(tracks)
-    return _link(tracks, relink_cost_matrix(tracks, config, path))
+    return _link(tracks, relink_cost_matrix(tracks, config, path, cues), config.ambiguity_margin)
 
 
-def _link(tracks: list[Track], cost: np.ndarray) -> list[Track]:
-    """Chains from one Hungarian assignment over the finite (end i, start j) costs."""
+def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set[int]:
+    """Ends i whose chosen link i -> nxt[i] had a plausible rival (leave a break, not a swap).
+
+    A rival is another end k that could take the same start j, or another start l the
+    same end could take, at a cost within ``margin`` of the chosen one; where the rival
+    is itself linked, the test is on the swap: exchanging the two links costs less than
+    ``margin`` more than the chosen pair.  Both links of an ambiguous swap are dropped."""
+    if margin <= 0:
+        return set()
+    prev = {j: i for i, j in nxt.items()}
+    bad: set[int] = set()
+    for i, j in nxt.items():
+        c = cost[i, j]
+        # (rival end k, rival start l): another end for start j, or another start for end i,
+        # with whatever link that rival already has (None: unlinked)
+        rivals = [(k, nxt.get(k)) for k in np.nonzero(np.isfinite(cost[:, j]))[0].tolist() if k != i]
+        rivals += [(prev.get(l), l) for l in np.nonzero(np.isfinite(cost[i]))[0].tolist() if l != j]
+        for k, l in rivals:
+            swap = k is not None and l is not None
+            if swap:
+                delta = cost[i, l] + cost[k, j] - c - cost[k, l]
+            else:
+                delta = (cost[k, j] if l is None else cost[i, l]) - c
+            if delta < margin:
+                bad.add(i)
+                if swap:
+                    bad.add(k)
+    return bad
+
+
+def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[Track]:
+    """Chains from one Hungarian assignment over the finite (end i, start j) costs, less the
+    links that had a plausible rival (:func:`ambiguous_links`)."""
     finite = np.isfinite(cost)
     if not finite.any():
         return list(tracks)
     rows, cols = linear_sum_assignment(np.where(finite, cost, 1e9))
     nxt = {int(r): int(c) for r, c in zip(rows, cols) if finite[r, c]}
+    for i in ambiguous_links(cost, nxt, ambiguity_margin):
+        del nxt[i]
     has_prev = set(nxt.values())
     out = []
     for start in range(len(tracks)):
@@ -282,7 +357,7 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
     """
     from tagging.core.boxes import iou_matrix
 
-    if config.contact_iou <= 0 or len(tracks) < 2:
+    if (config.contact_iou <= 0 and config.contact_cover <= 0) or len(tracks) < 2:
         return tracks
     frame_rows: dict[int, list[tuple[int, int]]] = {}
     for ti, t in enumerate(tracks):
@@ -295,8 +370,14 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
         boxes = np.stack([tracks[ti].xyxy[k] for ti, k in rows])
         iou = iou_matrix(boxes, boxes)
         np.fill_diagonal(iou, 0)
-        for (ti, k), hit in zip(rows, iou.max(axis=1) >= config.contact_iou):
-            contact[ti][k] |= bool(hit)
+        hit = iou >= config.contact_iou if config.contact_iou > 0 else np.zeros_like(iou, bool)
+        if config.contact_cover > 0:
+            # a player mostly hidden behind a nearer one (depth order: lower bottom edge)
+            # is where identities swap even when the two boxes differ in size (low IoU)
+            covered = covered_by(boxes) >= config.contact_cover
+            hit |= covered | covered.T
+        for (ti, k), h in zip(rows, hit.any(axis=1)):
+            contact[ti][k] |= bool(h)
     out, next_id = [], max(t.track_id for t in tracks) + 1
     for t, c in zip(tracks, contact):
         if not c.any():
@@ -313,6 +394,17 @@ def split_at_contacts(tracks: list[Track], config: TrackerConfig) -> list[Track]
             next_id += n > 0
             out.append(Track(tid, t.frame[run], t.xyxy[run], t.det_index[run], t.score[run]))
     return out
+
+
+def covered_by(xyxy: np.ndarray) -> np.ndarray:
+    """(N, N): [i, j] = share of box i's area covered by box j where j is nearer the camera
+    (its bottom edge lower in the image), else 0."""
+    x1, y1, x2, y2 = (xyxy[:, i] for i in range(4))
+    iw = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
+    ih = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
+    share = iw * ih / np.maximum((x2 - x1) * (y2 - y1), 1e-9)[:, None]
+    share[~(y2[None, :] > y2[:, None])] = 0.0
+    return share
 
 
 def fill_gaps(track: Track, max_gap_frames: int) -> Track:
@@ -352,12 +444,17 @@ def smooth_boxes(track: Track, sigma_frames: float) -> Track:
 
 
 def track_video(xyxy_per_frame, score_per_frame, config: TrackerConfig = TrackerConfig(),
-                mode: str = "offline") -> list[Track]:
+                mode: str = "offline", keypoints=None, colours=None, fps: float | None = None) -> list[Track]:
     """Track a whole video given each processed frame's boxes ((N_i, 4) px) and scores ((N_i,)).
 
     ``mode="online"``: the ids the online tracker gave, frame by frame, nothing else.
     ``mode="offline"``: plus joining, filtering, gap filling and smoothing (module doc).
+    ``keypoints`` ((N_i, 17, 3) per frame) and ``colours`` ((N_i, >= 3) L*a*b* torso colour
+    per frame), where given, add appearance terms to the offline joins
+    (tagging/track/appearance.py).  ``fps``: processed frames per second; the config's
+    frame counts are scaled to it (:meth:`TrackerConfig.for_fps`).
     """
+    config = config.for_fps(fps)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
     if len(xyxy_per_frame) != len(score_per_frame):
@@ -366,19 +463,21 @@ def track_video(xyxy_per_frame, score_per_frame, config: TrackerConfig = Tracker
     ids = [tracker.update(b, s) for b, s in zip(xyxy_per_frame, score_per_frame)]
     if mode == "online":
         return _online_tracks(xyxy_per_frame, ids, score_per_frame)
-    return offline_tracks(_tracklets_from_tracker(tracker, xyxy_per_frame), len(xyxy_per_frame), config)
+    return offline_tracks(_tracklets_from_tracker(tracker, xyxy_per_frame), len(xyxy_per_frame), config,
+                          Cues(keypoints, colours))
 
 
-def offline_tracks(tracks: list[Track], n_frames: int, config: TrackerConfig = TrackerConfig()) -> list[Track]:
+def offline_tracks(tracks: list[Track], n_frames: int, config: TrackerConfig = TrackerConfig(),
+                   cues: Cues | None = None) -> list[Track]:
     """The whole-video pass on the online tracker's tracklets (module doc), ids renumbered 1..n."""
     tracks = [drop_outliers(t, config) for t in tracks]
     tracks = split_at_contacts([t for t in tracks if len(t)], config)
     path = camera_path(tracks, n_frames) if config.join_stabilize else None
-    tracks = join_tracklets(tracks, config, path)
+    tracks = join_tracklets(tracks, config, path, cues)
     tracks = [t for t in tracks
               if int(t.observed.sum()) >= config.min_track_frames
               and float(t.score[t.observed].mean()) >= config.min_track_mean_score]
-    tracks = relink_tracks(tracks, config, path)
+    tracks = relink_tracks(tracks, config, path, cues)
     tracks = [smooth_boxes(fill_gaps(t, config.fill_max_gap_frames), config.smooth_sigma_frames)
               for t in tracks]
     # ids 1..n in order of first appearance: stable and dense for the tables

@@ -191,15 +191,32 @@ class SegmentGrid:
         return list(range(first, last + 1))
 
 
+def processed_fps(ordinals, timestamps_ms) -> float | None:
+    """Processed frames per second from frames' ordinals and container times (None: can't tell)."""
+    o, t = np.asarray(ordinals, np.float64), np.asarray(timestamps_ms, np.float64)
+    order = np.argsort(o)
+    do, dt = np.diff(o[order]), np.diff(t[order])
+    ok = (do > 0) & (dt > 0)
+    if not ok.any():
+        return None
+    return float(1000.0 / np.median(dt[ok] / do[ok]))
+
+
 def track_segment(ordinals, xyxy_per_frame, score_per_frame, config: TrackerConfig = TrackerConfig(),
-                  mode: str = "offline") -> list[Track]:
+                  mode: str = "offline", keypoints=None, colours=None, timestamps_ms=None) -> list[Track]:
     """Track one segment's frames, given in any order with their ``ordinals`` (processed-frame
-    number in the video, e.g. ``frame_index // stride``); returned frames are ordinals."""
+    number in the video, e.g. ``frame_index // stride``); returned frames are ordinals.
+
+    ``keypoints``, ``colours``: per frame, as in :func:`tagging.track.offline.track_video`;
+    ``timestamps_ms``: per frame container time, from which the frame rate is taken."""
     ordinals = np.asarray(ordinals, np.int64)
     order = np.argsort(ordinals, kind="stable")
     if len(np.unique(ordinals)) != len(ordinals):
         raise ValueError("a segment holds the same frame twice")
-    tracks = track_video([xyxy_per_frame[i] for i in order], [score_per_frame[i] for i in order], config, mode)
+    fps = processed_fps(ordinals, timestamps_ms) if timestamps_ms is not None else None
+    tracks = track_video([xyxy_per_frame[i] for i in order], [score_per_frame[i] for i in order], config, mode,
+                         keypoints=None if keypoints is None else [keypoints[i] for i in order],
+                         colours=None if colours is None else [colours[i] for i in order], fps=fps)
     sorted_ordinals = ordinals[order]
     for t in tracks:
         t.frame = sorted_ordinals[t.frame]
@@ -230,8 +247,8 @@ def ids_by_ordinal(tracks: list[Track]) -> dict[int, list[tuple[int, int]]]:
 
 def track_video_segmented(ordinals, timestamps_ms, xyxy_per_frame, score_per_frame, grid: SegmentGrid,
                           config: TrackerConfig = TrackerConfig(), mode: str = "offline",
-                          min_overlap_iou: float = 0.5) -> list[Track]:
-    """Serial reference of the pipeline's chunked tracking (same grid, same stitch)."""
+                          min_overlap_iou: float = 0.5, keypoints=None, colours=None) -> list[Track]:
+    """Serial reference of the pipeline's chunked tracking (same grid, same stitch, same cues)."""
     members: dict[int, list[int]] = {}
     for i, ts in enumerate(timestamps_ms):
         for k in grid.segments_of(float(ts)):
@@ -240,6 +257,8 @@ def track_video_segmented(ordinals, timestamps_ms, xyxy_per_frame, score_per_fra
     for k, idx in members.items():
         ords = [int(ordinals[i]) for i in idx]
         tracks = track_segment(ords, [xyxy_per_frame[i] for i in idx], [score_per_frame[i] for i in idx],
-                               config, mode)
+                               config, mode, None if keypoints is None else [keypoints[i] for i in idx],
+                               None if colours is None else [colours[i] for i in idx],
+                               [timestamps_ms[i] for i in idx])
         segments.append((k, min(ords), max(ords), tracks))
     return stitch_segments(segments, min_overlap_iou, config if mode == "offline" else None)

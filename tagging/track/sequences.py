@@ -106,7 +106,12 @@ def track_frames(frames, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRA
         for _, _, poses in ordered:
             poses.track_id = tracker.update(poses.xyxy, poses.box_score)
         return ordered
-    tracks = track_video([p.xyxy for _, _, p in ordered], [p.box_score for _, _, p in ordered], config, mode)
+    from tagging.track.segments import processed_fps
+
+    fps = processed_fps(np.arange(len(ordered)), [ts for _, ts, _ in ordered])
+    tracks = track_video([p.xyxy for _, _, p in ordered], [p.box_score for _, _, p in ordered], config, mode,
+                         keypoints=[p.keypoints for _, _, p in ordered],
+                         colours=[p.appearance for _, _, p in ordered], fps=fps)
     for (_, _, poses), ids in zip(ordered, ids_per_frame(tracks, [len(p) for _, _, p in ordered])):
         poses.track_id = ids
     return ordered
