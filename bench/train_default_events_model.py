@@ -33,13 +33,13 @@ from tagging.events.training_data import read_sequences
 SEED = 2026
 N_PER_EVENT = 400
 N_BACKGROUND = 800
-MODEL_NAME = "matchtag-events-default-1"
+MODEL_NAME = "matchtag-events-default-2"
 
 
 def train_default(real_tags: list[str], exclude_videos=()):
     """The default model's recipe; ``exclude_videos`` leaves real videos out (leave-one-out checks)."""
     classes = [BACKGROUND, *EVENT_TYPES]
-    tracks = [(s.timestamps_ms, s.keypoints, s.events)
+    tracks = [(s.timestamps_ms, s.keypoints, s.events, s.context)
               for s in generate_dataset(SEED, N_PER_EVENT, N_BACKGROUND, views=TRAIN_VIEWS)]
     n_syn = len(tracks)
     real = []
@@ -48,7 +48,7 @@ def train_default(real_tags: list[str], exclude_videos=()):
             if vid in exclude_videos:
                 continue
             real.append(vid)
-            tracks.extend((ts, kps, []) for _, (ts, kps) in sorted(seqs.items()))
+            tracks.extend((ts, kps, [], ctx) for _, (ts, kps, ctx) in sorted(seqs.items()))
     cfg = TrainConfig()
     X, y = build_training_set(tracks, classes, train_config=cfg)
     info = {"synthetic_tracks": n_syn, "synthetic_seed": SEED, "synthetic_views": list(TRAIN_VIEWS),

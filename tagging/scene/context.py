@@ -16,7 +16,7 @@ from one frame:
   it.  The frame's own border is not a boundary (the pitch goes on past it).
 - :func:`ball_context` relates the frame's ball detections to each person's hands.
 
-Per person and frame the context is :data:`CONTEXT_COLUMNS` (NaN = unknown).
+Per person and frame the context is :data:`tagging.core.types.CONTEXT_COLUMNS` (NaN = unknown).
 """
 
 from __future__ import annotations
@@ -28,17 +28,8 @@ import cv2
 import numpy as np
 
 from tagging.core.keypoints import KP
+from tagging.core.types import CONTEXT_COLUMNS, CONTEXT_DIM  # noqa: F401  (re-exported)
 
-# Per-person context, one row per person of a frame (NaN = unknown):
-# - ball_known: 1 when balls were looked for in this frame (detector ran), 0 when not (replay);
-# - ball_dx, ball_dy: nearest ball centre minus the midpoint of the wrists, in body
-#   heights (x to the right, y up); NaN when no ball was found (or not looked for);
-# - ball_score: that ball's detector score (0 when looked for and none found);
-# - pitch: 1 when the frame shows a grass pitch, 0 when it does not ("no pitch");
-# - feet_grass_px, feet_grass_h: signed distance of the feet to the grass edge, pixels and
-#   body heights, positive on the grass; NaN where there is no pitch.
-CONTEXT_COLUMNS = ("ball_known", "ball_dx", "ball_dy", "ball_score", "pitch", "feet_grass_px", "feet_grass_h")
-CONTEXT_DIM = len(CONTEXT_COLUMNS)
 
 _LW, _RW = KP["left_wrist"], KP["right_wrist"]
 _LA, _RA = KP["left_ankle"], KP["right_ankle"]
