@@ -603,7 +603,7 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from schemas.tables import KEYPOINT_COLUMNS, TABLES, file_schema
+    from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TABLES, file_schema
     from tagging.tables.store import CommitRecord, commit_local, partition_path
 
     out = Path(out_dir)
@@ -630,7 +630,9 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
                                "bbox_x2": np.nan_to_num(x2).astype(np.float32),
                                "bbox_y2": np.nan_to_num(y2).astype(np.float32)})
             flat = tr.keypoints.reshape(n, -1)
-            df = pd.concat([df, pd.DataFrame(flat, columns=list(KEYPOINT_COLUMNS))], axis=1)
+            ctx = tr.context if tr.context is not None else np.full((n, len(CONTEXT_COLUMNS)), np.nan, np.float32)
+            df = pd.concat([df, pd.DataFrame(flat, columns=list(KEYPOINT_COLUMNS)),
+                            pd.DataFrame(ctx, columns=list(CONTEXT_COLUMNS))], axis=1)
             rows.append(df)
             trows.append({"track_id": tid, "first_frame": int(df.frame_index.iloc[0]),
                           "last_frame": int(df.frame_index.iloc[-1]), "first_ms": float(tr.timestamps_ms[0]),
