@@ -49,7 +49,8 @@ def commit_synthetic(root: str | Path, run_id: str, video_id: str, poses: list[d
                               frames_processed=frames, sha256="0" * 64, tagging_config="{}")],
             "poses": poses,
             "tracks": [_blank("tracks", video_id, track_id=t) for t in range(tracks)],
-            "events": [_blank("events", video_id, model=run_id)]}
+            "events": [_blank("events", video_id, model=run_id)],
+            "balls": []}
     files = {t: [write_part(root, run_id, t, video_id, 0, rows[t])] for t in TABLES}
     commit_video(root, run_id, video_id, files, rows["videos"][0])
     return files
