@@ -212,7 +212,7 @@ def _rule_sequence():
 @pytest.mark.parametrize("cols, fires", [
     ({}, True),                                                               # nothing known: pose alone
     ({"pitch": 1.0, "feet_grass_h": -0.1}, True),                             # behind the line
-    ({"pitch": 1.0, "feet_grass_h": 1.5}, False),                             # deep inside the pitch
+    ({"pitch": 1.0, "feet_grass_h": 2.5}, False),                             # deep inside the pitch
     ({"pitch": 0.0}, False),                                                  # no pitch: no touchline
     ({"pitch": 1.0}, True),                                                   # edge not in view
     ({"ball_known": 1.0, "ball_dx": 0.0, "ball_dy": 0.05, "ball_score": 0.4}, True),   # ball in the hands

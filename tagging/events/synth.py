@@ -564,7 +564,10 @@ def synth_context(spec: TrackSpec, xy: np.ndarray, t: np.ndarray, events, motion
     u = rng.random()
     throw_in = any(e[0] == "throw_in" for e in events)
     if throw_in:
-        edge = rng.uniform(-0.6, 0.05) if u < 0.7 else None           # on or behind the line
+        # On or behind the line.  The grass model finds the edge of the *grass*, and many
+        # stadiums have 1-3 m of grass run-off behind the touchline, where throw-ins are
+        # taken: up to 1.2 body heights inside the grass edge.
+        edge = rng.uniform(-0.6, 1.2) if u < 0.7 else None
         pitch = 1.0 if u < 0.85 else np.nan
     else:
         pitch = 1.0 if u < 0.55 else (0.0 if u < 0.8 else np.nan)
