@@ -262,10 +262,11 @@ def main(argv: list[str]) -> int:
     ev = sub.add_parser("events", help="DFL-style AP of tagged events against a labels CSV (docs/events.md)")
     ev.add_argument("--labels", help="labels CSV: video_id, event_type, start_ms, end_ms [, track_id, peak_ms]")
     ev.add_argument("--tags", help="output directory of `matchtag run`")
-    ev.add_argument("--negatives", metavar="DIR",
-                    help="output directory of `matchtag run` on footage WITHOUT events of the classes: "
-                         "reports false alarms per hour per class (instead of --labels/--tags)")
-    ev.add_argument("--classes", help="with --negatives: comma-separated classes to report (default: all)")
+    negatives = ev.add_argument_group("footage without events (instead of --labels/--tags)")
+    negatives.add_argument("--negatives", metavar="DIR",
+                           help="output directory of `matchtag run` on footage WITHOUT events of the classes: "
+                                "reports false alarms per hour per class")
+    negatives.add_argument("--classes", help="comma-separated classes to report (default: all)")
     ev.add_argument("--events-model", dest="events_model",
                     help="re-tag the poses table with this model (default|rules|FILE) instead of "
                          "reading the events table")

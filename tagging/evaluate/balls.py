@@ -28,15 +28,20 @@ class BallLabelError(ValueError):
     """A labels or detections file that cannot be used; the message names it."""
 
 
-def read_labels(path: str) -> pd.DataFrame:
-    """The labels CSV, checked: one row per frame, boxes present and ordered where visible."""
+def _read_csv(path: str, columns: tuple[str, ...], what: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise BallLabelError(f"{path}: cannot read the labels CSV: {exc}") from None
-    missing = [c for c in LABEL_COLUMNS if c not in df.columns]
+        raise BallLabelError(f"{path}: cannot read the {what} CSV: {exc}") from None
+    missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise BallLabelError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(LABEL_COLUMNS)}")
+        raise BallLabelError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(columns)}")
+    return df
+
+
+def read_labels(path: str) -> pd.DataFrame:
+    """The labels CSV, checked: one row per frame, boxes present and ordered where visible."""
+    df = _read_csv(path, LABEL_COLUMNS, "labels")
     if df.empty:
         raise BallLabelError(f"{path}: no labelled frames")
     if df["frame_index"].duplicated().any():
@@ -55,15 +60,8 @@ def read_labels(path: str) -> pd.DataFrame:
 
 
 def read_detections_csv(path: str) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise BallLabelError(f"{path}: cannot read the detections CSV: {exc}") from None
-    missing = [c for c in DETECTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise BallLabelError(f"{path}: missing column(s) {', '.join(missing)}; "
-                             f"expected {','.join(DETECTION_COLUMNS)}")
-    return df
+    """Ball boxes ``frame_index,x1,y1,x2,y2,score`` (frame pixels), as bench/ball_detections.py writes them."""
+    return _read_csv(path, DETECTION_COLUMNS, "detections")
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

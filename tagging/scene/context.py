@@ -37,23 +37,26 @@ _LA, _RA = KP["left_ankle"], KP["right_ankle"]
 
 @dataclass(frozen=True)
 class GrassConfig:
-    """The per-frame grass colour model (OpenCV HSV: hue 0-180, saturation and value 0-255)."""
+    """The per-frame grass colour model (OpenCV HSV: hue 0-180, saturation and value 0-255).
 
-    # Hues that can be grass at all (about 50-190 degrees: yellow-green to cyan-green).
+    - ``hue_range``: hues that can be grass at all (about 50-190 degrees, yellow-green to
+      cyan-green), with at least ``min_saturation_value`` (saturation, value);
+    - ``hue_tolerance``: around the frame's dominant grass hue, pixels within this many hue
+      steps are grass when their saturation and value reach ``median_shares`` of the
+      grass's medians (a shadow halves the brightness and keeps the hue);
+    - ``close_share``: lines, players and the ball are closed over with a kernel of this
+      share of the shorter frame side;
+    - ``min_grass_share``: less grass than this share of the frame is "no pitch";
+    - ``max_side``: the frame is analysed with its longer side scaled to at most this (px).
+    """
+
     hue_range: tuple[int, int] = (25, 95)
-    min_saturation: int = 40
-    min_value: int = 25
-    # Around the frame's dominant grass hue, pixels within this many hue steps are grass ...
+    min_saturation_value: tuple[int, int] = (40, 25)
     hue_tolerance: int = 14
-    # ... when their saturation and brightness reach these shares of the grass's medians:
-    # a shadow halves the brightness and keeps the hue, so brightness may drop a lot.
-    saturation_share: float = 0.35
-    value_share: float = 0.3
-    # Close over white lines, players and the ball: kernel side as a share of the shorter frame side.
+    median_shares: tuple[float, float] = (0.35, 0.3)
+
     close_share: float = 0.03
-    # Less grass than this share of the frame: the frame shows no pitch.
     min_grass_share: float = 0.2
-    # Analysis resolution: the longer side is scaled to at most this (px), for speed.
     max_side: int = 480
 
 
@@ -85,7 +88,8 @@ def fit_grass(frame_rgb: np.ndarray, config: GrassConfig = GrassConfig()) -> Opt
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hue, sat, val = (hsv[..., i].astype(np.int32) for i in range(3))
     lo, hi = config.hue_range
-    green = (hue >= lo) & (hue <= hi) & (sat >= config.min_saturation) & (val >= config.min_value)
+    min_s, min_v = config.min_saturation_value
+    green = (hue >= lo) & (hue <= hi) & (sat >= min_s) & (val >= min_v)
     if green.mean() < config.min_grass_share / 2:
         return None
     # The dominant hue (histogram mode, smoothed) is this frame's grass.
@@ -94,8 +98,9 @@ def fit_grass(frame_rgb: np.ndarray, config: GrassConfig = GrassConfig()) -> Opt
     mode = int(np.argmax(hist))
     near = green & (np.abs(hue - mode) <= config.hue_tolerance)
     med_s, med_v = float(np.median(sat[near])), float(np.median(val[near]))
-    grass = ((np.abs(hue - mode) <= config.hue_tolerance) & (sat >= config.saturation_share * med_s)
-             & (val >= config.value_share * med_v)).astype(np.uint8)
+    share_s, share_v = config.median_shares
+    grass = ((np.abs(hue - mode) <= config.hue_tolerance) & (sat >= share_s * med_s)
+             & (val >= share_v * med_v)).astype(np.uint8)
     k = max(3, int(round(config.close_share * min(small.shape[:2]))) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     grass = cv2.morphologyEx(grass, cv2.MORPH_CLOSE, kernel)
