@@ -7,17 +7,19 @@ Reproducible: the same inputs give the same file.  Training data:
 - **positives (synthetic)**: ``tagging.events.synth.generate_dataset(seed=SEED, ...)`` with
   the TRAIN_VIEWS camera families only (frontal, side-on, from behind, each
   mirrored or not); the oblique family is kept for the held-out test
-  (bench/events_synthetic_eval.py).  Synthetic background motions too.
-- **real negatives**: every track of every video in the ``poses`` tables under the
-  given ``matchtag run`` output directories, all labelled background (none of the
-  real videos contains a throw-in; any kick, jump or fall in them is taught as
-  background too, which makes the model conservative on such footage).
+  (bench/events_synthetic_eval.py).  Synthetic background motions too, and the
+  synthetic ball and pitch context of every track (``SyntheticTrack.context``).
+- **real negatives** (optional): every track of every video in the ``poses`` tables under
+  the given ``matchtag run`` output directories, all labelled background (any kick, jump
+  or fall in them is taught as background too, which makes the model conservative on
+  such footage).
 
-The shipped file was made from the outputs of
-``matchtag run`` on street_crowd_openpose.avi, soccer_wide_dfl_08fd33_4.mp4,
-basketball_240p_mmaction2.mp4 and ntu_single_person_1080p.avi from
-../shared/data/video (all frames, default options).  walkers_intel_139s.mp4 is
-left out, as a real video the model has never seen.
+The shipped file (``events-features-2``) was trained **without** ``--real-tags``: no real
+footage is in its training, so every real video is unseen by it.  Its class thresholds
+were then set on real event-free footage by ``bench/calibrate_event_thresholds.py ...
+--write tagging/events/data/events_default.skops`` (docs/events.md, "Calibrated
+confidence").  The model before it (``events-features-1``, pose only) used four of the
+real videos as negatives.
 """
 
 from __future__ import annotations
