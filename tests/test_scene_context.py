@@ -259,6 +259,18 @@ def test_evaluate_balls_on_crafted_labels(tmp_path):
     assert r.returncode == 2 and "bad.csv: frame 0 is visible but its box" in r.stderr
     r = _cli("evaluate", "balls", "--labels", str(labels))
     assert r.returncode == 2 and "exactly one of --tags" in r.stderr
+    # the same boxes from a committed balls table
+    sys.path.insert(0, str(Path(__file__).parent))
+    from commit_helpers import commit_synthetic, synthetic_pose_rows
+
+    rows = [{"video_id": "v", "frame_index": int(f), "timestamp_ms": 40.0 * int(f), "x1": x1, "y1": y1, "x2": x2,
+             "y2": y2, "score": s} for f, x1, y1, x2, y2, s in pd.read_csv(dets).itertuples(index=False)]
+    commit_synthetic(tmp_path / "tags", "20260101T000000Z-aaaaaa", "v", synthetic_pose_rows("v", 4), balls=rows)
+    r = _cli("evaluate", "balls", "--labels", str(labels), "--tags", str(tmp_path / "tags"), "--min-score", "0.3",
+             "--json")
+    assert r.returncode == 0, r.stderr
+    assert {k: v for k, v in json.loads(r.stdout).items() if k != "detections_from"} == \
+        {k: v for k, v in out.items() if k != "detections_from"}
 
 
 # ------------------------------------------------------------------ evaluate events --negatives
