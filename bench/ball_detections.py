@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,14 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="centernet", choices=("centernet", "nanodet"))
     args = ap.parse_args(argv)
 
-    from tagging.pose.detector import (
-        BALL_CLASS,
-        DetectorConfig,
-        PersonDetector,
-        _merge,
-        ball_shaped,
-        decode_centernet,
-    )
+    from tagging.pose.detector import BALL_CLASS, DetectorConfig, PersonDetector, _merge, ball_shaped, decode_centernet
     from tagging.pose.models import configure_tensorflow, fetch_models, load_graph
     from tagging.video.reader import FrameReader
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
 
 from tagging.core.types import Detections, FramePoses
-from tagging.scene.context import ball_context, feet_to_grass_edge, fit_grass
+from tagging.scene.context import person_context
 from tagging.track.teams import torso_colours
 
 LOG = logging.getLogger("matchtag")
@@ -62,9 +61,7 @@ class _ReplayFn(beam.DoFn):
         balls = None
         if self._balls is not None:
             balls = self._balls.get(int(frame_index), Detections.empty())
-        ball = ball_context(None if balls is None else balls.xyxy, None if balls is None else balls.score,
-                            poses.xyxy, poses.keypoints)
-        context = np.concatenate([ball, feet_to_grass_edge(fit_grass(image), poses.xyxy, poses.keypoints)], 1)
+        context = person_context(image, poses.xyxy, poses.keypoints, balls)
         # fresh track ids; torso colours from the decoded frame (not stored), for the teams
         poses = FramePoses(poses.xyxy, poses.box_score, poses.keypoints, poses.score,
                            appearance=torso_colours(image, poses.xyxy, poses.keypoints), context=context,

@@ -21,7 +21,7 @@ from tagging.core.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
 from tagging.core.types import Detections, FramePoses
 from tagging.pose.detector import PersonDetector
 from tagging.pose.models import CROP_MODEL_SIZES
-from tagging.scene.context import ball_context, feet_to_grass_edge, fit_grass
+from tagging.scene.context import ball_context, feet_to_grass_edge, fit_grass, person_context
 from tagging.track.teams import torso_colours
 
 Model = Callable[..., list[np.ndarray]]
@@ -234,6 +234,5 @@ class MultiPoseEstimator:
         poses = poses[keep]
         poses.appearance = torso_colours(frame_rgb, poses.xyxy, poses.keypoints)  # for team colours
         # MultiPose finds no balls: the ball is unknown, the pitch is measured.
-        poses.context = np.concatenate([ball_context(None, None, poses.xyxy, poses.keypoints),
-                                        feet_to_grass_edge(fit_grass(frame_rgb), poses.xyxy, poses.keypoints)], 1)
+        poses.context = person_context(frame_rgb, poses.xyxy, poses.keypoints)
         return poses

@@ -30,7 +30,6 @@ import numpy as np
 from tagging.core.keypoints import KP
 from tagging.core.types import CONTEXT_COLUMNS, CONTEXT_DIM  # noqa: F401  (re-exported)
 
-
 _LW, _RW = KP["left_wrist"], KP["right_wrist"]
 _LA, _RA = KP["left_ankle"], KP["right_ankle"]
 
@@ -193,18 +192,12 @@ def ball_context(balls_xyxy: Optional[np.ndarray], balls_score: Optional[np.ndar
     return out
 
 
-def person_context(frame_rgb: Optional[np.ndarray], xyxy: np.ndarray, keypoints: np.ndarray,
-                   balls_xyxy: Optional[np.ndarray], balls_score: Optional[np.ndarray],
-                   grass: Optional[Grass] = None, config: GrassConfig = GrassConfig()) -> np.ndarray:
-    """(N, CONTEXT_DIM) context of the people of one frame (:data:`CONTEXT_COLUMNS`).
-
-    ``grass`` is fitted from ``frame_rgb`` when not given; with neither, the pitch is unknown (NaN)."""
-    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
-    ball = ball_context(balls_xyxy, balls_score, xyxy, keypoints)
-    if grass is None and frame_rgb is not None:
-        grass = fit_grass(frame_rgb, config)
-    if grass is None and frame_rgb is None:
-        pitch = np.full((len(xyxy), 3), np.nan, np.float32)
-    else:
-        pitch = feet_to_grass_edge(grass, xyxy, keypoints)
+def person_context(frame_rgb: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray, balls=None,
+                   config: GrassConfig = GrassConfig()) -> np.ndarray:
+    """(N, CONTEXT_DIM) context of the people of one RGB frame (:data:`CONTEXT_COLUMNS`): the
+    grass fitted to ``frame_rgb``, the ball from ``balls`` (a ``Detections``; None = balls were
+    not looked for)."""
+    ball = (ball_context(None, None, xyxy, keypoints) if balls is None
+            else ball_context(balls.xyxy, balls.score, xyxy, keypoints))
+    pitch = feet_to_grass_edge(fit_grass(frame_rgb, config), xyxy, keypoints)
     return np.concatenate([ball, pitch], 1).astype(np.float32)
