@@ -14,12 +14,14 @@ Reproducible: the same inputs give the same file.  Training data:
   or fall in them is taught as background too, which makes the model conservative on
   such footage).
 
-The shipped file (``events-features-2``) was trained **without** ``--real-tags``: no real
-footage is in its training, so every real video is unseen by it.  Its class thresholds
-were then set on real event-free footage by ``bench/calibrate_event_thresholds.py ...
---write tagging/events/data/events_default.skops`` (docs/events.md, "Calibrated
-confidence").  The model before it (``events-features-1``, pose only) used four of the
-real videos as negatives.
+The shipped file (``events-features-2``) has two real videos as negatives:
+soccer_wide_dfl_08fd33_4.mp4 and street_crowd_openpose.avi, both re-tagged with
+``matchtag run VIDEO --pose replay --poses-from BASELINE --output NEG`` so that their
+``poses`` carry the scene context, then ``--real-tags NEG``.  The other real videos stay
+out of training: its class thresholds were set on them by
+``bench/calibrate_event_thresholds.py ... --write tagging/events/data/events_default.skops``
+(docs/events.md, "Calibrated confidence").  The model before it (``events-features-1``,
+pose only) used four of the real videos as negatives.
 """
 
 from __future__ import annotations
