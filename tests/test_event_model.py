@@ -103,7 +103,7 @@ def test_shipped_default_model_loads_and_is_small():
     assert em.DEFAULT_MODEL_PATH.stat().st_size < 1_000_000
     m = em.resolve_events_model("default")
     assert set(EVENT_TYPES) <= set(m.classes) and m.name.startswith("matchtag-events-default")
-    assert em.resolve_events_model("rules").name == "rules-law15-v1"
+    assert em.resolve_events_model("rules").name == "rules-law15-v2"
 
 
 # ---------------------------------------------------------------- AP and labels
