@@ -28,14 +28,18 @@ import numpy as np
 from tagging.evaluate.events import evaluate_events, format_report, read_labels
 from tagging.events.model import resolve_events_model
 from tagging.events.synth import EVENT_TYPES, FPS_CHOICES, TEST_VIEWS, generate_track, sample_spec, write_tables
-from tagging.events.training_data import read_sequences, tag_sequences
+from tagging.events.training_data import tag_sequences
 
 TEST_SEED = 7_000_001
 N_VIDEOS = 30
 TRACKS_PER_VIDEO = 10     # 30 x 10 = 300 tracks: 40 per event type, 100 background-only
 
 
-def build_test_set(out_dir: str, seed: int = TEST_SEED) -> str:
+def build_test_set(out_dir: str, seed: int = TEST_SEED) -> tuple[str, dict]:
+    """Write the test set's tables and labels under ``out_dir``; returns (labels path,
+    ``{video_id: {track_id: (timestamps_ms, keypoints, context)}}``).  The sequences are
+    tagged in memory because the synthetic ball and pitch context has no frames to be
+    measured from again."""
     rng = np.random.default_rng(seed)
     kinds = [e for e in EVENT_TYPES for _ in range(40)] + [None] * 100
     rng.shuffle(kinds)
@@ -47,7 +51,9 @@ def build_test_set(out_dir: str, seed: int = TEST_SEED) -> str:
             spec = replace(sample_spec(rng, k, TEST_VIEWS), fps=fps)
             tracks.append(generate_track(spec, rng, t0_ms=float(rng.uniform(0, 5000))))
         videos[f"synthetic_test_{v:03d}"] = tracks
-    return str(write_tables(videos, out_dir))
+    seqs = {vid: {tid: (t.timestamps_ms, t.keypoints, t.context) for tid, t in enumerate(tracks, start=1)}
+            for vid, tracks in videos.items()}
+    return str(write_tables(videos, out_dir)), seqs
 
 
 def main(argv=None) -> int:
@@ -56,12 +62,15 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="default", help="model file to test (default: the shipped model)")
     ap.add_argument("--seed", type=int, default=TEST_SEED,
                     help=f"test-set seed (default {TEST_SEED}); must differ from the training seed")
+    ap.add_argument("--no-context", dest="no_context", action="store_true",
+                    help="tag without the ball and pitch context (all unknown), as on poses alone")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="matchtag_synth_test_")
-    labels_path = build_test_set(out, args.seed)
+    labels_path, seqs = build_test_set(out, args.seed)
     labels = read_labels(labels_path)
-    seqs = read_sequences(out)
+    if args.no_context:
+        seqs = {v: {t: (ts, kps, None) for t, (ts, kps, _) in s.items()} for v, s in seqs.items()}
     results = {}
     for name, spec in (("model", args.model), ("rules", "rules")):
         model = resolve_events_model(spec)

@@ -40,7 +40,7 @@ def _timed_pass(est, frames) -> tuple[float, float, float, list[int]]:
     start = time.perf_counter()
     for f in frames:
         t0 = time.perf_counter()
-        dets, boxes, crops, colours, frame_hw = est.detect(f)
+        dets, boxes, crops, colours, frame_hw, _scene = est.detect(f)
         t1 = time.perf_counter()
         raw = est.run_crops(crops, est.flip_mask(dets)) if len(dets) else np.zeros((0, 17, 3), np.float32)
         t2 = time.perf_counter()

@@ -68,14 +68,14 @@ class EstimatePoses(beam.PTransform):
 
         def split_crops(result):
             (video_id, frame_index, _ts), prediction = result
-            dets, _boxes, crops, _colours, _frame_hw = prediction.inference
+            dets, _boxes, crops, _colours, _frame_hw, _scene = prediction.inference
             for person, (crop, flip) in enumerate(zip(crops, assembler.flip_mask(dets))):
                 yield (video_id, frame_index, person), (crop, bool(flip))
 
         def frame_meta(result):
             (video_id, frame_index, ts), prediction = result
-            dets, boxes, _crops, colours, frame_hw = prediction.inference
-            return (video_id, frame_index), (ts, dets, boxes, colours, frame_hw)
+            dets, boxes, _crops, colours, frame_hw, scene = prediction.inference
+            return (video_id, frame_index), (ts, dets, boxes, colours, frame_hw, scene)
 
         def by_frame(result):
             (video_id, frame_index, person), prediction = result
@@ -83,11 +83,11 @@ class EstimatePoses(beam.PTransform):
 
         def assemble(key, grouped):
             video_id, frame_index = key
-            (ts, dets, boxes, colours, frame_hw), = grouped["meta"]
+            (ts, dets, boxes, colours, frame_hw, scene), = grouped["meta"]
             raw = np.zeros((len(dets), NUM_KEYPOINTS, 3), np.float32)
             for person, r in grouped["raw"]:
                 raw[person] = r
-            poses = assembler.assemble(dets, boxes, raw, frame_hw, colours)
+            poses = assembler.assemble(dets, boxes, raw, frame_hw, colours, scene)
             people.inc(len(poses))
             return video_id, (frame_index, ts, poses)
 
@@ -206,7 +206,7 @@ class _TagEventsFn(beam.DoFn):
 
     def process(self, element):
         (video_id, _tid), seq = element
-        seqs = {seq.track_id: (seq.timestamp_ms, seq.keypoints)}
+        seqs = {seq.track_id: (seq.timestamp_ms, seq.keypoints, seq.context)}
         found = self._model.tag_events(seqs)
         for event in found:
             self.events.inc()
@@ -227,8 +227,8 @@ class TagEvents(beam.PTransform):
 
 
 class FormatTables(beam.PTransform):
-    """``{"frames": tracked frames, "tracks": GroupByTrack output}`` -> ``poses`` and ``tracks``
-    rows (a dict of PCollections).  Teams are clustered per video from one colour per track."""
+    """``{"frames": tracked frames, "tracks": GroupByTrack output}`` -> ``poses``, ``balls`` and
+    ``tracks`` rows (a dict of PCollections).  Teams are clustered per video from one colour per track."""
 
     def expand(self, inputs):
         def pose_rows(video_id, frame):
@@ -244,7 +244,11 @@ class FormatTables(beam.PTransform):
             teams = assign_teams(colours) if colours else {}
             return [rows.track_row(video_id, s, teams.get(s.track_id)) for s, _ in tracks]
 
+        def ball_rows(video_id, frame):
+            return rows.ball_rows(video_id, *frame)
+
         return {"poses": inputs["frames"] | "PoseRows" >> beam.FlatMapTuple(pose_rows),
+                "balls": inputs["frames"] | "BallRows" >> beam.FlatMapTuple(ball_rows),
                 "tracks": (inputs["tracks"]
                            | "SummariseTracks" >> beam.MapTuple(summarise)
                            | "GroupTracksByVideo" >> beam.GroupByKey()

@@ -24,12 +24,21 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 
-SCHEMA_VERSION = "1"
+# 2: the balls table; the poses table's context columns.
+SCHEMA_VERSION = "2"
 PARTITION_COLUMN = "video_id"
-TABLES = ("videos", "poses", "tracks", "events")
+TABLES = ("videos", "poses", "tracks", "events", "balls")
+# Tables added after schema version 1: an output root written before them has no files of
+# them, and reads as if they were empty.
+TABLES_ADDED = {"balls": "2"}
 
 VIDEO_STATUSES = ("ok", "partial", "failed")
 MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "away")
+
+# Per-person scene context in the poses table: the ball near the hands and the feet
+# against the grass edge (defined in tagging.core.types, which takes the names from here).
+CONTEXT_COLUMNS: tuple[str, ...] = ("ball_known", "ball_dx", "ball_dy", "ball_score",
+                                    "pitch", "feet_grass_px", "feet_grass_h")
 
 KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
     f"{name}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score"))
@@ -86,6 +95,9 @@ POSES = pa.schema([
     pa.field("score", pa.float32(), nullable=False),    # pose score, one per person
     pa.field("box_score", pa.float32(), nullable=False),
     *_required(pa.float32(), "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", *KEYPOINT_COLUMNS),
+    # Scene context of the person (tagging.core.types.CONTEXT_COLUMNS; null = unknown, and
+    # always null in output written before schema version 2).
+    *[pa.field(c, pa.float32()) for c in CONTEXT_COLUMNS],
 ], metadata=_meta("poses", **{"matchtag.keypoint_layout": _KEYPOINT_LAYOUT,
                               "matchtag.keypoint_names": ",".join(KEYPOINT_NAMES)}))
 
@@ -110,7 +122,20 @@ EVENTS = pa.schema([
     pa.field("model", pa.string(), nullable=False),
 ], metadata=_meta("events"))
 
-TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS}
+# The detector's ball boxes (COCO "sports ball", found in the same model calls as the
+# people): one row per ball kept, frames without a ball have no row.  A run with
+# --pose replay has no detector output: its balls are those of the --poses-from run's
+# balls table when it has one, none otherwise (the videos row's pose_backend says replay).
+BALLS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int64(), nullable=False),
+    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    *_required(pa.float32(), "x1", "y1", "x2", "y2"),   # frame pixels
+    pa.field("score", pa.float32(), nullable=False),
+], metadata=_meta("balls"))
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS,
+                                       "balls": BALLS}
 
 # One row per `matchtag run`, partitioned by run_id (DIR/runs/run_id=<id>/), written by
 # the launcher when the pipeline ends.

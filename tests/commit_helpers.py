@@ -40,7 +40,7 @@ def _blank(table: str, video_id: str, **values) -> dict:
 
 
 def commit_synthetic(root: str | Path, run_id: str, video_id: str, poses: list[dict], tracks: int = 1,
-                     status: str = "ok") -> dict[str, list[str]]:
+                     status: str = "ok", balls: list[dict] | None = None) -> dict[str, list[str]]:
     """Write and commit one video by hand; every table says which run wrote it (videos.run_id,
     events.model) and how big it is (poses and tracks row counts)."""
     root = str(root)
@@ -49,7 +49,8 @@ def commit_synthetic(root: str | Path, run_id: str, video_id: str, poses: list[d
                               frames_processed=frames, sha256="0" * 64, tagging_config="{}")],
             "poses": poses,
             "tracks": [_blank("tracks", video_id, track_id=t) for t in range(tracks)],
-            "events": [_blank("events", video_id, model=run_id)]}
+            "events": [_blank("events", video_id, model=run_id)],
+            "balls": balls or []}
     files = {t: [write_part(root, run_id, t, video_id, 0, rows[t])] for t in TABLES}
     commit_video(root, run_id, video_id, files, rows["videos"][0])
     return files

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.tables import KEYPOINT_NAMES, RUNS, TABLES, file_schema
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_NAMES, RUNS, TABLES, file_schema
 from tagging.tables.store import CommitRecord, commit_local
 
 FPS = 25.0
@@ -83,6 +83,7 @@ def _video_tables(duration_s: int, teams: dict, events: list) -> tuple[dict, lis
              "bbox_x2": kp[..., 0].max(1), "bbox_y2": kp[..., 1].max(1)}
     for i, name in enumerate(KEYPOINT_NAMES):
         poses.update({f"{name}_x": kp[:, i, 0], f"{name}_y": kp[:, i, 1], f"{name}_score": kp[:, i, 2]})
+    poses.update({c: [None] * len(f) for c in CONTEXT_COLUMNS})          # scene context unknown
     tracks = [{"track_id": tid, "first_frame": 0, "last_frame": int(frames[-1] * STRIDE), "first_ms": 0.0,
                "last_ms": float(frames[-1] * 1000), "frame_count": len(frames), "mean_score": 0.8, "team": team}
               for tid, team in teams.items()]
@@ -102,6 +103,7 @@ def write_sample_output(root: str | Path) -> Path:
         _write(pa.table(poses, schema=file_schema("poses")), root / "poses" / part, row_group_size=ROW_GROUP_ROWS)
         _write(pa.Table.from_pylist(tracks, schema=file_schema("tracks")), root / "tracks" / part)
         _write(pa.Table.from_pylist(rows, schema=file_schema("events")), root / "events" / part)
+        _write(file_schema("balls").empty_table(), root / "balls" / part)
         video = {"path": f"/matches/{vid}.mp4", "sha256": f"{len(vid):064x}", "fps": FPS,
                  "frame_count": duration * int(FPS), "width": WIDTH, "height": HEIGHT,
                  "duration_ms": duration * 1000.0, "status": "ok", "frames_processed": duration,
@@ -109,7 +111,7 @@ def write_sample_output(root: str | Path) -> Path:
                  "run_id": run_2, "tagged_at": tagged, **meta}
         _write(pa.Table.from_pylist([video], schema=file_schema("videos")), root / "videos" / part)
     broken = "video_id=broken/part-00000-of-00001.parquet"
-    for table in ("poses", "tracks", "events"):
+    for table in ("poses", "tracks", "events", "balls"):
         _write(file_schema(table).empty_table(), root / table / broken)
     failed = {"path": "/matches/broken.mp4", "status": "failed", "error": "/matches/broken.mp4: not a video",
               "frames_processed": 0, "run_id": run_2, "tagged_at": tagged}

@@ -30,6 +30,9 @@ def test_shape_names_and_version(throw_in):
 FINGERPRINTS = {
     "events-features-1": {"names_sha256": "c7977c6a2870d5dd", "count": 253, "abs_sum": 19702.92,
                           "first_means": [0.39022, 0.24707, 0.07011, 0.8063, 0.39749, 0.3889, 0.38444, 0.24277]},
+    # + ball and pitch context (unknown here: the fixture passes no context)
+    "events-features-2": {"names_sha256": "9884c9a32d951a4c", "count": 316, "abs_sum": 21487.92,
+                          "first_means": [0.39022, 0.24707, 0.07011, 0.8063, 0.39749, 0.3889, 0.38444, 0.24277]},
 }
 
 

@@ -72,7 +72,7 @@ def test_save_load_round_trip(small_model, tmp_path):
 def test_other_feature_version_is_refused(small_model, tmp_path, monkeypatch):
     path = small_model.save(tmp_path / "old.skops")
     monkeypatch.setattr(em, "FEATURE_VERSION", "events-features-999")
-    with pytest.raises(EventModelError, match=r"old\.skops.*events-features-1.*events-features-999"):
+    with pytest.raises(EventModelError, match=r"old\.skops.*events-features-2.*events-features-999"):
         load_event_model(path)
 
 
@@ -103,7 +103,7 @@ def test_shipped_default_model_loads_and_is_small():
     assert em.DEFAULT_MODEL_PATH.stat().st_size < 1_000_000
     m = em.resolve_events_model("default")
     assert set(EVENT_TYPES) <= set(m.classes) and m.name.startswith("matchtag-events-default")
-    assert em.resolve_events_model("rules").name == "rules-law15-v1"
+    assert em.resolve_events_model("rules").name == "rules-law15-v2"
 
 
 # ---------------------------------------------------------------- AP and labels

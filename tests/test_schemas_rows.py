@@ -5,6 +5,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import KEYPOINT_COLUMNS, PARTITION_COLUMN, SCHEMA_VERSION, TABLE_SCHEMAS, TABLES, file_schema
+from schemas.tables import CONTEXT_COLUMNS
 from tagging.core.keypoints import KEYPOINT_NAMES
 from tagging.core.types import Event, FramePoses
 from tagging.tables.rows import event_row, pose_rows, track_row
@@ -13,7 +14,7 @@ from tagging.track.sequences import TrackSummary
 # ----------------------------------------------------------------------- schemas
 
 def test_tables_are_all_defined():
-    assert set(TABLES) == set(TABLE_SCHEMAS) == {"videos", "poses", "tracks", "events"}
+    assert set(TABLES) == set(TABLE_SCHEMAS) == {"videos", "poses", "tracks", "events", "balls"}
     assert PARTITION_COLUMN == "video_id"
 
 
@@ -60,8 +61,10 @@ def test_poses_keypoint_columns_in_coco_order():
     poses = TABLE_SCHEMAS["poses"]
     kp_fields = [f for f in poses if f.name in KEYPOINT_COLUMNS]
     assert [f.name for f in kp_fields] == list(KEYPOINT_COLUMNS)
-    # contiguous, after the box columns
-    assert poses.names[-51:] == list(KEYPOINT_COLUMNS)
+    # contiguous, after the box columns, before the scene context
+    assert poses.names[10:61] == list(KEYPOINT_COLUMNS)
+    assert poses.names[61:] == list(CONTEXT_COLUMNS)
+    assert all(poses.field(c).nullable for c in CONTEXT_COLUMNS)
     assert poses.names[:10] == ["video_id", "frame_index", "timestamp_ms", "track_id", "score",
                                 "box_score", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]
     assert all(f.type == pa.float32() and not f.nullable for f in kp_fields)
@@ -106,8 +109,9 @@ def test_pose_rows_values():
     assert r1["right_ankle_x"] == 16.5 and r1["right_ankle_y"] == 132.0
     assert r1["right_ankle_score"] == pytest.approx(0.9)
     assert r0["left_wrist_x"] == 9.5 and r0["left_wrist_y"] == 18.0
-    # plain Python types, not numpy scalars
-    assert all(type(v) in (str, int, float) for v in r0.values())
+    # plain Python types, not numpy scalars; unknown context is null
+    assert all(type(v) in (str, int, float) for k, v in r0.items() if k not in CONTEXT_COLUMNS)
+    assert all(r0[c] is None for c in CONTEXT_COLUMNS)
 
 
 def test_pose_rows_empty_frame():

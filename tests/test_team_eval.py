@@ -12,8 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tagging.evaluate.teams import (LABELS, TeamLabelsError, best_mapping, evaluate_teams, match_boxes,
-                                    match_labels, read_team_labels, split_frames)
+from tagging.evaluate.teams import (
+    LABELS,
+    TeamLabelsError,
+    best_mapping,
+    evaluate_teams,
+    match_boxes,
+    match_labels,
+    read_team_labels,
+    split_frames,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TEAM_LABELS = REPO / "tests" / "data" / "dfl_teams" / "labels.csv"

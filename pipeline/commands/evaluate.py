@@ -1,4 +1,4 @@
-"""``matchtag evaluate coverage|tracking|pose|events|teams``: score the pipeline's stages.
+"""``matchtag evaluate coverage|tracking|pose|events|teams|balls``: score the pipeline's stages.
 
 Each subcommand parses its options and calls the scoring code in ``tagging.evaluate``.
 """
@@ -15,8 +15,8 @@ from pipeline.logs import json_stdout, log
 from tagging.pose.detector import DetectorConfig
 from tagging.pose.estimators import PoseConfig
 
-SUMMARY = ("score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP), "
-           "teams (hand-labelled kits)")
+SUMMARY = ("score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP; false "
+           "alarms per hour on event-free footage), teams (hand-labelled kits), balls (recall against hand labels)")
 POSE_BACKENDS = ("topdown", "posenet", "multipose")
 
 
@@ -165,21 +165,60 @@ def _evaluate_pose(args) -> int:
     return EXIT_OK
 
 
-def _evaluate_events(args) -> int:
-    from tagging.evaluate.events import LabelsError, evaluate_events, format_report, read_labels
-    from tagging.events.model import EventModelError, resolve_events_model
+def _events_of(args, video_ids):
+    """(events table rows, where they came from): the stored ``events`` table, or the poses
+    re-tagged with ``--events-model``."""
+    from tagging.events.model import resolve_events_model
     from tagging.events.training_data import read_sequences, tag_sequences
     from tagging.tables.queries import read_table
 
+    if args.events_model:
+        model = resolve_events_model(args.events_model)
+        return tag_sequences(read_sequences(args.tags, video_ids), model), model.name
+    return read_table(args.tags, "events"), f"{args.tags}/events"
+
+
+def _evaluate_negatives(args) -> int:
+    from tagging.evaluate.events import false_alarms_per_hour, format_negatives
+    from tagging.events.model import EventModelError
+    from tagging.tables.queries import read_table
+
+    args.tags = args.negatives
+    try:
+        videos = read_table(args.tags, "videos")
+        if videos.empty:
+            log(f"error: {args.tags}: no committed videos (is it an output directory of `matchtag run`?)")
+            return EXIT_USAGE
+        events, source = _events_of(args, sorted(videos.video_id))
+    except (EventModelError, FileNotFoundError) as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    classes = args.classes.split(",") if args.classes else None
+    result = false_alarms_per_hour(events, videos, classes)
+    result["events_from"] = source
+    if args.json:
+        args.emit(result)
+    else:
+        print(format_negatives(result, f"false alarms of events from {source} (every event is one: "
+                                       f"{args.tags} has no events of these classes)"))
+    return EXIT_OK
+
+
+def _evaluate_events(args) -> int:
+    from tagging.evaluate.events import LabelsError, evaluate_events, format_report, read_labels
+    from tagging.events.model import EventModelError
+
+    if args.negatives:
+        if args.labels or args.tags:
+            log("error: --negatives DIR is scored on its own: give it without --labels and --tags")
+            return EXIT_USAGE
+        return _evaluate_negatives(args)
+    if not (args.labels and args.tags):
+        log("error: give --labels CSV and --tags DIR (or --negatives DIR for footage without events)")
+        return EXIT_USAGE
     try:
         labels = read_labels(args.labels)
-        if args.events_model:
-            model = resolve_events_model(args.events_model)
-            events = tag_sequences(read_sequences(args.tags, sorted(set(labels.video_id))), model)
-            source = model.name
-        else:
-            events = read_table(args.tags, "events")
-            source = f"{args.tags}/events"
+        events, source = _events_of(args, sorted(set(labels.video_id)))
     except (LabelsError, EventModelError, FileNotFoundError) as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
@@ -221,6 +260,46 @@ def _evaluate_teams(args) -> int:
         args.emit({"tags": args.tags, "video_id": video_id, "labels": args.labels, **result})
     else:
         print(format_report(result, source))
+    return EXIT_OK
+
+
+def _evaluate_balls(args) -> int:
+    from tagging.evaluate.balls import BallLabelError, read_detections_csv, read_labels, score_balls
+    from tagging.pose.detector import DetectorConfig
+
+    if bool(args.tags) == bool(args.detections):
+        log("error: give exactly one of --tags DIR (its balls table) and --detections CSV")
+        return EXIT_USAGE
+    try:
+        labels = read_labels(args.labels)
+        if args.detections:
+            detections = read_detections_csv(args.detections)
+            source = args.detections
+        else:
+            from tagging.tables.load import load_balls
+
+            detections = load_balls(args.tags, args.video_id)
+            source = f"{args.tags}/balls"
+            if args.video_id is None and detections["video_id"].nunique() > 1:
+                log(f"error: {args.tags} holds balls of several videos; say which with --video-id")
+                return EXIT_USAGE
+    except (BallLabelError, FileNotFoundError) as exc:
+        log(f"error: {exc}")
+        return EXIT_USAGE
+    min_score = DetectorConfig.ball_score_threshold if args.min_score is None else args.min_score
+    result = score_balls(labels, detections, iou=args.iou, centre_px=args.centre_px, min_score=min_score).to_dict()
+    result["detections_from"] = source
+    if args.json:
+        args.emit(result)
+        return EXIT_OK
+    print(f"balls from {source} (score >= {min_score:g}) against {args.labels}: "
+          f"{result['frames']} labelled frames, ball visible in {result['visible']}")
+    print(f"  recall at IoU {args.iou:g}:        {result['recall_iou']:.3f} (top-scoring ball of the frame: "
+          f"{result['top1_recall_iou']:.3f})")
+    print(f"  recall within {args.centre_px:g} px:     {result['recall_centre']:.3f} (top-scoring ball of the "
+          f"frame: {result['top1_recall_centre']:.3f})")
+    print(f"  false detections per frame: {result['false_per_frame']:.2f} "
+          f"({result['detections_per_frame']:.2f} detections per frame)")
     return EXIT_OK
 
 
@@ -277,9 +356,13 @@ def main(argv: list[str]) -> int:
     trk.set_defaults(handler=_evaluate_tracking)
 
     ev = sub.add_parser("events", help="DFL-style AP of tagged events against a labels CSV (docs/events.md)")
-    ev.add_argument("--labels", required=True,
-                    help="labels CSV: video_id, event_type, start_ms, end_ms [, track_id, peak_ms]")
-    ev.add_argument("--tags", required=True, help="output directory of `matchtag run`")
+    ev.add_argument("--labels", help="labels CSV: video_id, event_type, start_ms, end_ms [, track_id, peak_ms]")
+    ev.add_argument("--tags", help="output directory of `matchtag run`")
+    negatives = ev.add_argument_group("footage without events (instead of --labels/--tags)")
+    negatives.add_argument("--negatives", metavar="DIR",
+                           help="output directory of `matchtag run` on footage WITHOUT events of the classes: "
+                                "reports false alarms per hour per class")
+    negatives.add_argument("--classes", help="comma-separated classes to report (default: all)")
     ev.add_argument("--events-model", dest="events_model",
                     help="re-tag the poses table with this model (default|rules|FILE) instead of "
                          "reading the events table")
@@ -295,6 +378,20 @@ def main(argv: list[str]) -> int:
                     help="IoU a label and a pose box need to match (default 0.5)")
     tm.add_argument("--json", action="store_true", help="print one JSON object")
     tm.set_defaults(handler=_evaluate_teams)
+
+    b = sub.add_parser("balls", help="ball detections against hand-labelled ball boxes: recall, false detections")
+    b.add_argument("--labels", required=True, help="CSV frame_index,visible,x1,y1,x2,y2 (frame pixels)")
+    b.add_argument("--tags", help="output directory of `matchtag run`: its balls table")
+    b.add_argument("--video-id", dest="video_id", help="with --tags: the labelled video's id")
+    b.add_argument("--detections", help="CSV frame_index,x1,y1,x2,y2,score instead of --tags "
+                                         "(bench/ball_detections.py writes it)")
+    b.add_argument("--iou", type=float, default=0.3, help="IoU for a hit (default 0.3)")
+    b.add_argument("--centre-px", dest="centre_px", type=float, default=10.0,
+                   help="centre distance for a hit, px (default 10)")
+    b.add_argument("--min-score", dest="min_score", type=float,
+                   help="score balls at or above this only (default: the detector's ball threshold)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(handler=_evaluate_balls)
 
     args = parser.parse_args(argv)
     with json_stdout(enabled=args.json) as emit:

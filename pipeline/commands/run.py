@@ -107,9 +107,11 @@ def main(argv: list[str]) -> int:
             log(f"{vid}: already tagged; skipped")
         else:
             log(f"{vid}: {status}" + (f" ({error})" if error else ""))
+    from schemas.tables import TABLES
+
     counts = {s: sum(o[0] == s for o in result.outcomes.values()) for s in ("ok", "partial", "failed", "skipped")}
     log(f"run {result.run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-        + f"; tables in {result.output}: videos, poses, tracks, events, runs")
+        + f"; tables in {result.output}: {', '.join(TABLES)}, runs")
     if result.state != "DONE":
         log(f"pipeline ended in state {result.state}")
         return EXIT_VIDEO_FAILED

@@ -10,7 +10,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from schemas.tables import CONTEXT_COLUMNS
 from tagging.core.keypoints import NUM_KEYPOINTS
+
+# Per-person scene context carried with the poses (tagging.scene.context computes it; NaN =
+# unknown):
+# - ball_known: 1 when balls were looked for in the frame (the detector ran), 0 when not
+#   (``--pose replay`` of a run without a balls table, MultiPose);
+# - ball_dx, ball_dy: nearest ball centre minus the midpoint of the wrists, in body heights
+#   (box heights; x to the right, y up); NaN when no ball was found within 1.5 body heights;
+# - ball_score: that ball's detector score (0 when looked for and none found near);
+# - pitch: 1 when the frame shows a grass pitch, 0 when it shows none ("no pitch");
+# - feet_grass_px, feet_grass_h: signed distance of the feet to the grass edge in pixels and
+#   in body heights, positive on the grass, negative off it; NaN where there is no pitch.
+CONTEXT_DIM = len(CONTEXT_COLUMNS)
 
 
 def _rows(values, tail: tuple[int, ...], dtype) -> np.ndarray:
@@ -65,7 +78,10 @@ class FramePoses:
     - ``score``: (N,) one pose score per person (mean of confident keypoint scores);
     - ``track_id``: (N,) int64, -1 until the tracker assigns one;
     - ``appearance``: (N, 4) float32 torso colour (L*a*b*) and the share of the box that
-      is pitch, from :func:`tagging.track.teams.torso_colours`; NaN where unknown.
+      is pitch, from :func:`tagging.track.teams.torso_colours`; NaN where unknown;
+    - ``context``: (N, CONTEXT_DIM) float32 ball and pitch context (:data:`CONTEXT_COLUMNS`),
+      NaN where unknown;
+    - ``balls``: the frame's ball detections, or None when balls were not looked for.
     """
 
     xyxy: np.ndarray
@@ -74,6 +90,8 @@ class FramePoses:
     score: np.ndarray
     track_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     appearance: np.ndarray = field(default=None)  # type: ignore[assignment]
+    context: np.ndarray = field(default=None)  # type: ignore[assignment]
+    balls: "Detections | None" = None
 
     def __post_init__(self) -> None:
         self.xyxy = _rows(self.xyxy, (4,), np.float32)
@@ -89,6 +107,10 @@ class FramePoses:
             self.appearance = np.full((n, 4), np.nan, np.float32)
         self.appearance = _rows(self.appearance, (4,), np.float32)
         _check("appearance", self.appearance, (4,), n)
+        if self.context is None:
+            self.context = np.full((n, CONTEXT_DIM), np.nan, np.float32)
+        self.context = _rows(self.context, (CONTEXT_DIM,), np.float32)
+        _check("context", self.context, (CONTEXT_DIM,), n)
         _check("box_score", self.box_score, (), n)
         _check("keypoints", self.keypoints, (NUM_KEYPOINTS, 3), n)
         _check("score", self.score, (), n)
@@ -104,7 +126,8 @@ class FramePoses:
     def __getitem__(self, index) -> "FramePoses":
         index = [index] if isinstance(index, (int, np.integer)) else index  # one person stays a row
         return FramePoses(self.xyxy[index], self.box_score[index], self.keypoints[index],
-                          self.score[index], self.track_id[index], self.appearance[index])
+                          self.score[index], self.track_id[index], self.appearance[index],
+                          self.context[index], self.balls)
 
     @classmethod
     def from_keypoints(cls, keypoints: np.ndarray, box_xyxy: np.ndarray, box_score: np.ndarray,

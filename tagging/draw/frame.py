@@ -121,3 +121,48 @@ def draw_overlay(frame_rgb: np.ndarray, poses: FramePoses, teams: dict[int, str 
     if caption:
         put_label(out, caption, 0, out.shape[0] - 1, (0, 0, 0))
     return out
+
+
+GRASS_EDGE_RGB = (0, 255, 255)
+BALL_RGB = (255, 140, 0)
+
+
+def draw_context(frame_rgb: np.ndarray, poses: FramePoses, grass_mask: np.ndarray | None,
+                 scale: int = 1) -> np.ndarray:
+    """What the event taggers know about the scene, drawn on a copy of ``frame_rgb``, enlarged
+    ``scale`` times (a wide shot's ball is a few pixels): the grass edge (cyan) of
+    :func:`tagging.scene.context.fit_grass` (``grass_mask`` (H, W) uint8, None = no pitch), the
+    ball boxes (orange, with their score), each person's skeleton, and a label with the
+    person's context (``FramePoses.context``): feet to the edge in body heights (+ on the
+    grass, - off it) and, when a ball is near the hands, its distance from them."""
+    from tagging.core.types import CONTEXT_COLUMNS
+
+    big = cv2.resize(frame_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 \
+        else frame_rgb.copy()
+    scaled = FramePoses(poses.xyxy * scale, poses.box_score, poses.keypoints * [scale, scale, 1], poses.score,
+                        poses.track_id, poses.appearance, poses.context, poses.balls)
+    out = draw_poses(big, scaled, labels=False)
+    thick = line_thickness(out)
+    if grass_mask is not None:
+        mask = cv2.resize(grass_mask, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, GRASS_EDGE_RGB, thick + 1, cv2.LINE_AA)
+    else:
+        put_label(out, "no pitch", 4, 4, GRASS_EDGE_RGB, top=True)
+    if poses.balls is not None:
+        for (x1, y1, x2, y2), s in zip(poses.balls.xyxy * scale, poses.balls.score):
+            cx, cy, r = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) / 2 + 3 * thick
+            cv2.circle(out, (int(cx), int(cy)), int(r), BALL_RGB, thick + 1, cv2.LINE_AA)
+            put_label(out, f"ball {s:.2f}", int(cx + r), int(cy - r), BALL_RGB, scale=0.4)
+    col = {n: i for i, n in enumerate(CONTEXT_COLUMNS)}
+    for i in range(len(scaled)):
+        c = poses.context[i]
+        parts = []
+        if np.isfinite(c[col["feet_grass_h"]]):
+            parts.append(f"feet {c[col['feet_grass_h']]:+.2f} h")
+        if np.isfinite(c[col["ball_dx"]]):
+            parts.append(f"ball {np.hypot(c[col['ball_dx']], c[col['ball_dy']]):.2f} h")
+        if parts:
+            x1, y1 = (int(v) for v in scaled.xyxy[i, :2])
+            put_label(out, ", ".join(parts), x1, y1 - 2, (255, 255, 255), scale=0.35)
+    return out

@@ -219,3 +219,39 @@ def format_report(result: dict, title: str = "") -> str:
                  "columns: tagged class, none = missed)")
     lines.append(conf.to_string())
     return "\n".join(lines)
+
+
+def false_alarms_per_hour(events: pd.DataFrame, videos: pd.DataFrame, classes: list[str] | None = None,
+                          min_confidence: float = 0.0) -> dict:
+    """False alarms per hour per class on footage that has **no** event of those classes.
+
+    ``events``: events table rows (``video_id``, ``event_type``, ``confidence``); every one
+    of them is a false alarm.  ``videos``: the videos table (``video_id``, ``duration_ms``,
+    ``status``); the hours are the summed ``duration_ms`` of the videos that were tagged
+    (status ok or partial), and only their events count.  ``classes``: the classes to
+    report (default: the event model's five plus any class that occurs).
+    Returns ``{"hours", "videos", "classes": {class: {"false_alarms", "per_hour",
+    "per_video": {video_id: n}}}}``.
+    """
+    tagged = videos[videos["status"].isin(["ok", "partial"])]
+    vids = sorted(str(v) for v in tagged["video_id"])
+    hours = float(pd.to_numeric(tagged["duration_ms"], errors="coerce").fillna(0).sum()) / 3_600_000.0
+    ev = events[events["video_id"].astype(str).isin(vids) & (events["confidence"] >= min_confidence)]
+    names = list(classes) if classes else sorted(set(TOLERANCES_S) | set(ev["event_type"]))
+    out = {}
+    for c in names:
+        mine = ev[ev["event_type"] == c]
+        per_video = {v: int((mine["video_id"].astype(str) == v).sum()) for v in vids}
+        n = int(len(mine))
+        out[c] = {"false_alarms": n, "per_hour": n / hours if hours > 0 else float("nan"), "per_video": per_video}
+    return {"hours": hours, "videos": vids, "min_confidence": float(min_confidence), "classes": out}
+
+
+def format_negatives(result: dict, title: str = "") -> str:
+    """Text table of :func:`false_alarms_per_hour`."""
+    lines = [title] if title else []
+    lines.append(f"{len(result['videos'])} video(s), {result['hours'] * 60:.2f} min of event-free footage")
+    lines.append(f"{'class':14s}{'false alarms':>14s}{'per hour':>12s}")
+    for c, r in result["classes"].items():
+        lines.append(f"{c:14s}{r['false_alarms']:14d}{r['per_hour']:12.1f}")
+    return "\n".join(lines)

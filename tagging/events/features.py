@@ -27,7 +27,15 @@ Steps (all in :func:`track_features`):
    apparent length, body extent, hip height against its running median (jumps),
    velocities of the hip centre, wrists and ankles (torso lengths per second), and
    the confident share of head, arm and leg keypoints.
-5. **Window statistics** over a centred window of ``window_s``: mean, std, min,
+5. **Context features** (:data:`CONTEXT_FEATURES`, from the per-frame ball and pitch
+   context of :data:`tagging.core.types.CONTEXT_COLUMNS`, nearest observation in time):
+   whether the ball was looked for and found near the hands, its distance from the
+   midpoint of the wrists and its height above them (body heights), its speed relative to
+   the hands (body heights per second: the release), whether the frame shows a pitch or
+   shows none, and the feet's signed distance to the grass edge (body heights, positive on
+   the grass) when the edge is in view.  Unknown values are filled with a fixed value and
+   flagged by the ``*_known`` indicators, so "unknown" never reads as "absent".
+6. **Window statistics** over a centred window of ``window_s``: mean, std, min,
    max, and the means of the first, middle and last third (temporal order: a
    throw-in goes back over the head, then forward), plus the share of the
    window inside the segment.
@@ -46,8 +54,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import median_filter
 
 from tagging.core.keypoints import KP, NUM_KEYPOINTS
+from tagging.core.types import CONTEXT_COLUMNS, CONTEXT_DIM
 
-FEATURE_VERSION = "events-features-1"
+# 2: ball and pitch context features.
+FEATURE_VERSION = "events-features-2"
 
 _L = {n: KP[f"left_{n}"] for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "ear", "eye")}
 _R = {n: KP[f"right_{n}"] for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "ear", "eye")}
@@ -73,11 +83,60 @@ FRAME_FEATURES = (
     "trunk_len", "extent_h", "extent_w", "head_h", "hip_rise", "hip_vx", "hip_vy", "wrist_speed_max",
     "wrist_vy_mean", "ankle_speed_max", "ankle_vy_max", "conf_head", "conf_arms", "conf_legs",
 )
+CONTEXT_FEATURES = (
+    "ball_known", "ball_found", "ball_hand_dist", "ball_dy", "ball_speed",
+    "pitch_seen", "no_pitch", "edge_known", "feet_edge",
+)
 WINDOW_STATS = ("mean", "std", "min", "max", "first", "middle", "last")
+# Fill values of unknown context (flagged by the indicators): the ball as far as the search
+# radius (1.5 body heights), the feet well inside the pitch.
+BALL_FAR = 1.5
+FEET_INSIDE = 1.0
+_CTX = {name: i for i, name in enumerate(CONTEXT_COLUMNS)}
 
 
 def feature_names() -> list[str]:
-    return [f"{f}_{s}" for f in FRAME_FEATURES for s in WINDOW_STATS] + ["in_segment"]
+    return ([f"{f}_{s}" for f in FRAME_FEATURES + CONTEXT_FEATURES for s in WINDOW_STATS]
+            + ["in_segment"])
+
+
+def context_frame_features(ts: np.ndarray, context: np.ndarray | None, grid: np.ndarray,
+                           max_age_ms: float = 250.0) -> np.ndarray:
+    """(G, len(CONTEXT_FEATURES)) context features on the ``grid`` (ms) from per-observation
+    ``context`` (T, CONTEXT_DIM) at times ``ts`` (T,) ms; None = nothing known.  Each grid step
+    takes the nearest observation within ``max_age_ms`` (none: unknown)."""
+    G = len(grid)
+    out = np.zeros((G, len(CONTEXT_FEATURES)), np.float64)
+    out[:, 2], out[:, 8] = BALL_FAR, FEET_INSIDE
+    if context is None or not len(ts):
+        return out
+    ctx = np.asarray(context, np.float64).reshape(len(ts), CONTEXT_DIM)
+    # ball speed relative to the hands, between consecutive observations that both found it
+    d = ctx[:, [_CTX["ball_dx"], _CTX["ball_dy"]]]
+    found = (ctx[:, _CTX["ball_known"]] == 1) & np.isfinite(d).all(1)
+    speed = np.zeros(len(ts))
+    if len(ts) > 1:
+        dt = np.maximum(np.diff(ts) / 1000.0, 1e-3)
+        step = np.linalg.norm(np.diff(d, axis=0), axis=1) / dt
+        both = found[1:] & found[:-1] & (np.diff(ts) <= 300.0)
+        speed[1:] = np.where(both, step, 0.0)
+    j = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1) if len(ts) > 1 else np.zeros(G, np.int64)
+    if len(ts) > 1:
+        j = np.where(np.abs(ts[j - 1] - grid) <= np.abs(ts[j] - grid), j - 1, j)
+    fresh = np.abs(ts[j] - grid) <= max_age_ms
+    c, f = ctx[j], found[j] & fresh
+    out[:, 0] = np.where(fresh, np.nan_to_num(c[:, _CTX["ball_known"]]), 0.0)
+    out[:, 1] = f
+    out[:, 2] = np.where(f, np.hypot(c[:, _CTX["ball_dx"]], c[:, _CTX["ball_dy"]]), BALL_FAR)
+    out[:, 3] = np.where(f, c[:, _CTX["ball_dy"]], 0.0)
+    out[:, 4] = np.where(f, np.minimum(speed[j], 20.0), 0.0)
+    pitch = np.where(fresh, c[:, _CTX["pitch"]], np.nan)
+    out[:, 5] = pitch == 1
+    out[:, 6] = pitch == 0
+    edge = fresh & (pitch == 1) & np.isfinite(c[:, _CTX["feet_grass_h"]])
+    out[:, 7] = edge
+    out[:, 8] = np.where(edge, np.clip(np.nan_to_num(c[:, _CTX["feet_grass_h"]]), -1.0, 1.0), FEET_INSIDE)
+    return out
 
 
 @dataclass(frozen=True)
@@ -236,10 +295,17 @@ def _window_stats(F: np.ndarray, w: int) -> np.ndarray:
 
 
 def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
-                   config: FeatureConfig = FeatureConfig()) -> TrackFeatures:
-    """Window features of one track on a ``grid_hz`` grid (see the module docstring)."""
+                   config: FeatureConfig = FeatureConfig(), context: np.ndarray | None = None) -> TrackFeatures:
+    """Window features of one track on a ``grid_hz`` grid (see the module docstring).
+
+    ``context``: (T, CONTEXT_DIM) ball and pitch context per observation
+    (:data:`tagging.core.types.CONTEXT_COLUMNS`), None when unknown."""
     ts = np.asarray(timestamps_ms, np.float64)
     kps = np.asarray(keypoints, np.float32)
+    if context is not None:
+        context = np.asarray(context, np.float32)
+        if context.shape != (len(ts), CONTEXT_DIM):
+            raise ValueError(f"context must be (T, {CONTEXT_DIM}) with T = len(timestamps_ms); got {context.shape}")
     if kps.ndim != 3 or kps.shape[1:] != (NUM_KEYPOINTS, 3) or len(ts) != len(kps):
         raise ValueError(f"keypoints must be (T, {NUM_KEYPOINTS}, 3) with T = len(timestamps_ms); "
                          f"got {kps.shape} and {ts.shape}")
@@ -249,9 +315,11 @@ def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
         return empty
     order = np.argsort(ts, kind="stable")
     ts, kps = ts[order], kps[order]
+    context = None if context is None else context[order]
     xy, ok = _impute(ts, kps, config)
     has_any = ~np.isnan(xy).any(axis=(1, 2))
     ts, xy, ok = ts[has_any], xy[has_any], ok[has_any]
+    context = None if context is None else context[has_any]
     if len(ts) < 2:
         return empty
     seg = _segments(ts, config.max_gap_ms)
@@ -284,6 +352,7 @@ def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
         p = (pos - hip[:, None, :]) / scale[:, None, None]
         p[..., 1] *= -1.0
         F = frame_features(p, conf, scale, hip, dt_ms / 1000.0)
+        F = np.concatenate([F, context_frame_features(t_s, None if context is None else context[m], grid)], 1)
         X = _window_stats(F, w)
         # share of the centred window inside this segment
         idx = np.arange(G)

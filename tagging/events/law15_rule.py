@@ -13,6 +13,19 @@ head, with part of each foot on the ground.  On a pose sequence that reads as:
 
 Frames where the needed keypoints are not confident simply do not satisfy the
 rule; short dropouts (``max_gap_frames``) inside a run are bridged.
+
+When the scene context is known (tagging.core.types.CONTEXT_COLUMNS), the rule also
+checks what Law 15 says about the ball and the feet:
+
+- **the feet**: a frame that shows no pitch has no touchline, so no throw-in; where the
+  grass edge is in view, the feet's median signed distance to it over the run must be at
+  most ``max_feet_inside_h`` body heights inside the grass (the grass edge is not the
+  touchline where grass runs on behind the line, as in most stadiums);
+- **the ball**: where the detector looked for it and found a ball near the player in at
+  least ``min_ball_frames`` frames of the run, the ball must be in the hands (its median
+  distance from the wrists' midpoint at most ``max_ball_hand_h`` body heights): a ball at
+  the feet is not thrown in.  Not finding the ball rejects nothing (a 5-15 px ball is
+  missed in most frames), and unknown context checks nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagging.core.keypoints import KP
-from tagging.core.types import Event
+from tagging.core.types import CONTEXT_COLUMNS, Event
 
-RULE_MODEL_NAME = "rules-law15-v1"
+RULE_MODEL_NAME = "rules-law15-v2"
+_CTX = {name: i for i, name in enumerate(CONTEXT_COLUMNS)}
 
 _HEAD = [KP["nose"], KP["left_eye"], KP["right_eye"], KP["left_ear"], KP["right_ear"]]
 _WRISTS = [KP["left_wrist"], KP["right_wrist"]]
@@ -41,6 +55,11 @@ class ThrowInRuleConfig:
     min_duration_ms: float = 300.0
     max_duration_ms: float = 4000.0
     max_gap_frames: int = 1
+    # body heights inside the grass edge, median over the run: the grass often runs 1-3 m
+    # past the touchline (the thrower stands on it), so the line itself is not the edge
+    max_feet_inside_h: float = 1.25
+    min_ball_frames: int = 2
+    max_ball_hand_h: float = 0.35     # body heights from the wrists' midpoint
 
 
 def _torso_length(kps: np.ndarray, min_score: float) -> np.ndarray:
@@ -92,9 +111,30 @@ def _runs(mask: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
     return runs
 
 
+def context_allows(context: np.ndarray | None, config: ThrowInRuleConfig = ThrowInRuleConfig()) -> bool:
+    """Whether the ball and feet context of a run's frames ((n, CONTEXT_DIM), None = unknown)
+    allow a throw-in (see the module docstring)."""
+    if context is None or not len(context):
+        return True
+    c = np.asarray(context, np.float64)
+    pitch = c[:, _CTX["pitch"]]
+    if np.isfinite(pitch).any() and np.nanmedian(pitch) == 0:
+        return False  # no pitch in view: no touchline
+    edge = c[:, _CTX["feet_grass_h"]]
+    if np.isfinite(edge).any() and np.nanmedian(edge) > config.max_feet_inside_h:
+        return False
+    d = np.hypot(c[:, _CTX["ball_dx"]], c[:, _CTX["ball_dy"]])
+    found = np.isfinite(d) & (c[:, _CTX["ball_known"]] == 1)
+    if found.sum() >= config.min_ball_frames and np.median(d[found]) > config.max_ball_hand_h:
+        return False
+    return True
+
+
 def detect_throw_ins(track_id: int, timestamps_ms: np.ndarray, keypoints: np.ndarray,
-                     config: ThrowInRuleConfig = ThrowInRuleConfig()) -> list[Event]:
-    """Throw-in events of one track.  ``timestamps_ms``: (T,) increasing; ``keypoints``: (T, 17, 3)."""
+                     config: ThrowInRuleConfig = ThrowInRuleConfig(), context: np.ndarray | None = None
+                     ) -> list[Event]:
+    """Throw-in events of one track.  ``timestamps_ms``: (T,) increasing; ``keypoints``: (T, 17, 3);
+    ``context``: (T, CONTEXT_DIM) ball and pitch context, None = unknown."""
     ts = np.asarray(timestamps_ms, np.float64)
     kps = np.asarray(keypoints, np.float32)
     if len(ts) == 0:
@@ -116,18 +156,19 @@ def detect_throw_ins(track_id: int, timestamps_ms: np.ndarray, keypoints: np.nda
         travel = np.linalg.norm(pts.max(axis=0) - pts.min(axis=0), axis=-1).max()
         if not np.isfinite(scale) or travel > config.max_ankle_travel * scale:
             continue
+        if context is not None and not context_allows(np.asarray(context)[window], config):
+            continue
         peak = a + int(np.argmax(elevation[window]))
         events.append(Event("throw_in", int(track_id), float(ts[a]), float(ts[b]), float(ts[peak]),
                             float(np.clip(score[window][hands_up[window]].mean(), 0, 1)), RULE_MODEL_NAME))
     return events
 
 
-def tag_throw_ins(sequences: dict[int, tuple[np.ndarray, np.ndarray]],
-                  config: ThrowInRuleConfig = ThrowInRuleConfig()) -> list[Event]:
-    """Run the throw-in rule over every track (``{track_id: (timestamps_ms, keypoints)}``)."""
+def tag_throw_ins(sequences: dict[int, tuple], config: ThrowInRuleConfig = ThrowInRuleConfig()) -> list[Event]:
+    """Run the throw-in rule over every track (``{track_id: (timestamps_ms, keypoints[, context])}``)."""
     events: list[Event] = []
-    for tid, (ts, kps) in sorted(sequences.items()):
-        events.extend(detect_throw_ins(tid, ts, kps, config))
+    for tid, (ts, kps, *context) in sorted(sequences.items()):
+        events.extend(detect_throw_ins(tid, ts, kps, config, context[0] if context else None))
     return sorted(events, key=lambda e: (e.start_ms, e.track_id))
 
 
@@ -140,5 +181,5 @@ class ThrowInRule:
     def __init__(self, config: ThrowInRuleConfig = ThrowInRuleConfig()):
         self.config = config
 
-    def tag_events(self, sequences: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[Event]:
+    def tag_events(self, sequences: dict[int, tuple]) -> list[Event]:
         return tag_throw_ins(sequences, self.config)

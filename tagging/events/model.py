@@ -106,15 +106,18 @@ class EventModel:
     training: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ scoring
-    def score_track(self, timestamps_ms: np.ndarray, keypoints: np.ndarray) -> tuple[TrackFeatures, np.ndarray]:
-        """(features, probabilities (G, n_classes)) of one track on the feature grid."""
-        tf = track_features(timestamps_ms, keypoints, self.feature_config)
+    def score_track(self, timestamps_ms: np.ndarray, keypoints: np.ndarray, context: np.ndarray | None = None
+                    ) -> tuple[TrackFeatures, np.ndarray]:
+        """(features, probabilities (G, n_classes)) of one track on the feature grid;
+        ``context`` (T, CONTEXT_DIM) ball and pitch context, None = unknown."""
+        tf = track_features(timestamps_ms, keypoints, self.feature_config, context)
         if len(tf.grid_ms) == 0:
             return tf, np.zeros((0, len(self.classes)))
         return tf, self.pipeline.predict_proba(tf.X)
 
-    def detect(self, track_id: int, timestamps_ms: np.ndarray, keypoints: np.ndarray) -> list[Event]:
-        tf, proba = self.score_track(timestamps_ms, keypoints)
+    def detect(self, track_id: int, timestamps_ms: np.ndarray, keypoints: np.ndarray,
+               context: np.ndarray | None = None) -> list[Event]:
+        tf, proba = self.score_track(timestamps_ms, keypoints, context)
         events = []
         for ci, c in enumerate(self.classes):
             if c == BACKGROUND:
@@ -127,11 +130,11 @@ class EventModel:
                     events.append(Event(c, int(track_id), st, en, pk, float(conf), self.name))
         return events
 
-    def tag_events(self, sequences: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[Event]:
-        """Events of every track (``{track_id: (timestamps_ms, keypoints)}``), sorted by time."""
+    def tag_events(self, sequences: dict[int, tuple]) -> list[Event]:
+        """Events of every track (``{track_id: (timestamps_ms, keypoints[, context])}``), sorted by time."""
         events: list[Event] = []
-        for tid, (ts, kps) in sorted(sequences.items()):
-            events.extend(self.detect(tid, ts, kps))
+        for tid, seq in sorted(sequences.items()):
+            events.extend(self.detect(tid, *seq))
         return sorted(events, key=lambda e: (e.start_ms, e.track_id, e.event_type))
 
     # ------------------------------------------------------------------ files
@@ -289,11 +292,13 @@ def frame_labels(grid_ms: np.ndarray, events: list[tuple[str, float, float, floa
 
 def build_training_set(tracks, classes: list[str], feature_config: FeatureConfig = FeatureConfig(),
                        train_config: TrainConfig = TrainConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """``tracks``: iterable of (timestamps_ms, keypoints, events) -> (X, y) with background subsampled."""
+    """``tracks``: iterable of (timestamps_ms, keypoints, events[, context (T, CONTEXT_DIM)]) -> (X, y)
+    with background subsampled."""
     rng = np.random.default_rng(train_config.seed)
     Xs, ys = [], []
-    for ts, kps, events in tracks:
-        tf = track_features(ts, kps, feature_config)
+    for track in tracks:
+        ts, kps, events = track[:3]
+        tf = track_features(ts, kps, feature_config, track[3] if len(track) > 3 else None)
         if len(tf.grid_ms) == 0:
             continue
         y = frame_labels(tf.grid_ms, events, classes, train_config.positive_radius_ms)

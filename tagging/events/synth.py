@@ -23,7 +23,16 @@ generated, per track:
    player, and optional mirroring (x flipped and left/right keypoints swapped,
    i.e. a left-footed player or a mirrored video).  View *families*
    (:data:`VIEW_FAMILIES`) let training and testing use disjoint views.
-4. **Detector noise** (:class:`NoiseConfig`) with magnitudes measured on real
+4. **Scene context** (:func:`synth_context`): the ball (held in both hands until a
+   throw-in's release then flying off, at the foot until a kick's contact, at the feet of
+   some walkers and runners, in both hands overhead in some ``stretch`` motions, the
+   basketball set shot and goalkeeper throw look-alikes) seen by a detector that finds
+   it in only part of the frames, and where the player stands against a touchline (on
+   or behind it for throw-ins, mostly well inside for everything else, off the pitch for
+   some walkers), or in a frame without a pitch, or with either unknown.  **These are
+   synthetic assumptions, not measurements**: the ball's detection rate (15-90 % per
+   track) and the share of unknowns are chosen to cover what the real detector gives.
+5. **Detector noise** (:class:`NoiseConfig`) with magnitudes measured on real
    pipeline output by ``bench/measure_keypoint_noise.py`` (numbers in
    docs/events.md): Gaussian jitter relative to torso length that grows for small
    players, heavy-tailed outliers, temporally correlated low-score (missing)
@@ -35,6 +44,7 @@ same sequences, bit for bit.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +52,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from tagging.core.keypoints import KP, MIRROR_INDEX, NUM_KEYPOINTS
+from tagging.core.types import CONTEXT_DIM
 
 EVENT_TYPES = ("throw_in", "kick", "jump", "fall", "celebration")
 BACKGROUND_MOTIONS = ("stand", "walk", "run", "wave", "hands_on_head", "stretch", "point", "clap")
@@ -108,6 +119,7 @@ class SyntheticTrack:
     events: list[tuple[str, float, float, float]] = field(default_factory=list)  # type, start, end, peak (ms)
     spec: TrackSpec | None = None
     motions: list[str] = field(default_factory=list)
+    context: np.ndarray | None = None   # (T, CONTEXT_DIM) ball and pitch context (tagging.core.types)
 
 
 # ------------------------------------------------------------------ kinematics
@@ -462,6 +474,7 @@ def generate_track(spec: TrackSpec, rng: np.random.Generator, noise: NoiseConfig
         m = str(rng.choice(["stand", "walk"]))
         parts.append(background_segment(m, rng.uniform(1.0, 2.5), fps, rng))
         motions.append(m)
+    spans = np.cumsum([0] + [len(q["lean"]) for q in parts]) / fps  # segment bounds, s
     p = _concat(parts)
     T = len(p["lean"])
     sig = 0.06 * fps
@@ -479,7 +492,96 @@ def generate_track(spec: TrackSpec, rng: np.random.Generator, noise: NoiseConfig
     else:
         kps, kept = add_detector_noise(xy, spec.height_px, rng, noise)
     ev_ms = [(t, t0_ms + 1000 * s, t0_ms + 1000 * e, t0_ms + 1000 * pk) for t, s, e, pk in events]
-    return SyntheticTrack(ts[kept], kps[kept], ev_ms, spec, motions)
+    # The context has its own generator, seeded from the clean pose, so that adding it left
+    # every pose sequence of a seed as it was.
+    ctx_rng = np.random.default_rng(int.from_bytes(hashlib.sha256(xy.tobytes()).digest()[:8], "little"))
+    context = synth_context(spec, xy, np.arange(T) / fps, events, motions, spans, ctx_rng)
+    return SyntheticTrack(ts[kept], kps[kept], ev_ms, spec, motions, context[kept])
+
+
+def _ball_path(spec: TrackSpec, xy: np.ndarray, t: np.ndarray, events, motions, spans,
+               rng: np.random.Generator) -> np.ndarray:
+    """(T, 2) px of the ball where it is near the player, NaN elsewhere (clean, before detection)."""
+    T, H = len(t), spec.height_px
+    hands = xy[:, [KP["left_wrist"], KP["right_wrist"]]].mean(1)
+    feet = xy[:, [KP["left_ankle"], KP["right_ankle"]]].mean(1)
+    ball = np.full((T, 2), np.nan)
+    for (a, b), m in zip(zip(spans[:-1], spans[1:]), motions):
+        seg = (t >= a) & (t < b)
+        if m in ("walk", "run", "stand") and rng.random() < 0.3:        # dribbling / ball at the feet
+            ball[seg] = feet[seg] + [rng.uniform(-0.1, 0.1) * H, -0.02 * H]
+        elif m == "stretch" and rng.random() < 0.4:                     # set shot, goalkeeper, held overhead
+            ball[seg] = hands[seg] + [0.0, -0.04 * H]
+    for et, s, _e, pk in events:
+        if et == "throw_in":
+            held = (t >= s - rng.uniform(0.0, 1.0)) & (t <= pk)
+            ball[held] = hands[held] + [0.0, -0.04 * H]
+            i = min(int(np.searchsorted(t, pk)), T - 1)
+            v = hands[min(i + 1, T - 1)] - hands[max(i - 1, 0)]
+            v = v / max(np.linalg.norm(v), 1e-6) * rng.uniform(4.0, 8.0) * H   # px/s
+            after = t > pk
+            dt = (t[after] - pk)[:, None]
+            ball[after] = hands[i] + [0.0, -0.04 * H] + v * dt + [0.0, 0.5 * 5.6 * H] * dt ** 2
+        elif et == "kick":
+            before = t <= pk
+            side = rng.choice([-1.0, 1.0])
+            ball[before] = feet[before] + [side * 0.08 * H, 0.0]
+            after = t > pk
+            ball[after] = feet[min(int(np.searchsorted(t, pk)), T - 1)] + \
+                [[side * rng.uniform(8, 15) * H, -rng.uniform(0, 2) * H]] * (t[after] - pk)[:, None]
+        elif et == "jump" and rng.random() < 0.3:                      # a header at the apex
+            near = np.abs(t - pk) <= 0.15
+            ball[near] = xy[near, KP["nose"]] + [0.0, -0.08 * H]
+    return ball
+
+
+def synth_context(spec: TrackSpec, xy: np.ndarray, t: np.ndarray, events, motions, spans,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(T, CONTEXT_DIM) ball and pitch context of one synthetic track (tagging.core.types.CONTEXT_COLUMNS).
+
+    ``xy`` (T, 17, 2) clean keypoints px, ``t`` (T,) s, ``events`` (type, start, end, peak) s,
+    ``motions`` and their segment bounds ``spans`` (s)."""
+    T, H = len(t), spec.height_px
+    out = np.full((T, CONTEXT_DIM), np.nan)
+    # the ball, as a detector with a per-track hit rate sees it (unknown for a quarter of tracks)
+    if rng.random() < 0.75:
+        out[:, 0] = 1.0
+        out[:, 3] = 0.0
+        true = _ball_path(spec, xy, t, events, motions, spans, rng)
+        rate = rng.uniform(0.15, 0.9)
+        seen = np.isfinite(true).all(1) & (rng.random(T) < rate)
+        det = true + rng.normal(0, 0.02 * H + 1.0, (T, 2))
+        false = ~seen & (rng.random(T) < 0.01)
+        det[false] = xy[false, KP["left_wrist"]] + rng.uniform(-1.4, 1.4, (int(false.sum()), 2)) * H
+        seen |= false
+        hands = xy[:, [KP["left_wrist"], KP["right_wrist"]]].mean(1)
+        d = (det - hands) / H
+        near = seen & (np.hypot(d[:, 0], d[:, 1]) <= 1.5)
+        out[near, 1] = d[near, 0]
+        out[near, 2] = -d[near, 1]
+        out[near, 3] = rng.uniform(0.1, 0.5, int(near.sum()))
+    # the pitch: where the feet are against the touchline
+    u = rng.random()
+    throw_in = any(e[0] == "throw_in" for e in events)
+    if throw_in:
+        # On or behind the line.  The grass model finds the edge of the *grass*, and many
+        # stadiums have 1-3 m of grass run-off behind the touchline, where throw-ins are
+        # taken: up to 1.2 body heights inside the grass edge.
+        edge = rng.uniform(-0.6, 1.2) if u < 0.7 else None
+        pitch = 1.0 if u < 0.85 else np.nan
+    else:
+        pitch = 1.0 if u < 0.55 else (0.0 if u < 0.8 else np.nan)
+        edge = None
+        if u < 0.4:
+            edge = rng.uniform(0.1, 3.0)                               # inside
+        elif u < 0.47:
+            edge = rng.uniform(-2.0, 0.1)                              # off the pitch or on the line
+    out[:, 4] = pitch
+    if edge is not None:
+        h = edge + rng.normal(0, 0.03, T)
+        out[:, 6] = h
+        out[:, 5] = h * H
+    return out.astype(np.float32)
 
 
 def generate_dataset(seed: int, n_per_event: int, n_background: int, views: tuple[str, ...] = TRAIN_VIEWS,
@@ -504,7 +606,7 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from schemas.tables import KEYPOINT_COLUMNS, TABLES, file_schema
+    from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TABLES, file_schema
     from tagging.tables.store import CommitRecord, commit_local, partition_path
 
     out = Path(out_dir)
@@ -531,7 +633,9 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
                                "bbox_x2": np.nan_to_num(x2).astype(np.float32),
                                "bbox_y2": np.nan_to_num(y2).astype(np.float32)})
             flat = tr.keypoints.reshape(n, -1)
-            df = pd.concat([df, pd.DataFrame(flat, columns=list(KEYPOINT_COLUMNS))], axis=1)
+            ctx = tr.context if tr.context is not None else np.full((n, len(CONTEXT_COLUMNS)), np.nan, np.float32)
+            df = pd.concat([df, pd.DataFrame(flat, columns=list(KEYPOINT_COLUMNS)),
+                            pd.DataFrame(ctx, columns=list(CONTEXT_COLUMNS))], axis=1)
             rows.append(df)
             trows.append({"track_id": tid, "first_frame": int(df.frame_index.iloc[0]),
                           "last_frame": int(df.frame_index.iloc[-1]), "first_ms": float(tr.timestamps_ms[0]),
@@ -559,8 +663,9 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
         pq.write_table(pa.Table.from_pandas(vrow, schema=file_schema("videos"), preserve_index=False),
                        d / _SYNTH_FILE)
         # readers list only what a commit record names
+        written = ("videos", "poses", "tracks", "events")   # no balls: synthetic tracks have no frames
         commit_local(out, CommitRecord(vid, _SYNTH_RUN, {t: [f"{partition_path(t, vid)}/{_SYNTH_FILE}"]
-                                                          for t in TABLES}, status="ok"))
+                                                          if t in written else [] for t in TABLES}, status="ok"))
     path = out / "labels.csv"
     cols = ["video_id", "event_type", "start_ms", "end_ms", "peak_ms", "track_id"]
     pd.DataFrame(labels, columns=cols).to_csv(path, index=False)
@@ -569,4 +674,5 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
 
 __all__ = ["EVENT_TYPES", "BACKGROUND_MOTIONS", "VIEW_FAMILIES", "TRAIN_VIEWS", "TEST_VIEWS", "NoiseConfig",
            "TrackSpec", "SyntheticTrack", "generate_track", "generate_dataset", "sample_spec", "write_tables",
+           "synth_context",
            "pose_3d", "project", "add_detector_noise"]

@@ -14,28 +14,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from schemas.tables import KEYPOINT_COLUMNS
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS
 from tagging.tables.load import load_poses
-from tagging.tables.queries import keypoints_array
+from tagging.tables.queries import context_array, keypoints_array
 
 LOG = logging.getLogger("matchtag")
 
 
-def sequences_from_poses(poses: pd.DataFrame) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """``{video_id: {track_id: (timestamps_ms (T,), keypoints (T, 17, 3))}}``; untracked rows dropped."""
+def sequences_from_poses(poses: pd.DataFrame) -> dict[str, dict[int, tuple]]:
+    """``{video_id: {track_id: (timestamps_ms (T,), keypoints (T, 17, 3), context (T, CONTEXT_DIM))}}``;
+    untracked rows dropped.  ``context`` is None when no row of the track has any (output
+    written before the context existed)."""
     out: dict[str, dict] = {}
     poses = poses[poses.track_id >= 0].sort_values(["video_id", "track_id", "timestamp_ms"], kind="stable")
     kps = keypoints_array(poses)
+    ctx = context_array(poses)
     ts = poses.timestamp_ms.to_numpy(np.float64)
     for (vid, tid), idx in poses.groupby(["video_id", "track_id"], sort=False).indices.items():
-        out.setdefault(str(vid), {})[int(tid)] = (ts[idx], kps[idx])
+        c = ctx[idx]
+        out.setdefault(str(vid), {})[int(tid)] = (ts[idx], kps[idx], None if np.isnan(c).all() else c)
     return out
 
 
-def read_sequences(tags_dir: str | Path, video_ids=None) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+def read_sequences(tags_dir: str | Path, video_ids=None) -> dict[str, dict[int, tuple]]:
     """Every track of ``video_ids`` (all videos when None) as :func:`sequences_from_poses` gives it;
     only those videos' poses are read."""
-    columns = ["timestamp_ms", "track_id", *KEYPOINT_COLUMNS]
+    columns = ["timestamp_ms", "track_id", *KEYPOINT_COLUMNS, *CONTEXT_COLUMNS]
     return sequences_from_poses(load_poses(tags_dir, video_ids, columns=columns))
 
 
@@ -69,7 +73,7 @@ def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels
             per_track.setdefault((row.video_id, tid), []).append(ev)
             report["used"] += 1
             continue
-        during = [tid for tid, (ts, _) in seqs.items() if ((ts >= row.start_ms) & (ts <= row.end_ms)).any()]
+        during = [tid for tid, (ts, *_) in seqs.items() if ((ts >= row.start_ms) & (ts <= row.end_ms)).any()]
         if len(during) == 1:
             per_track.setdefault((row.video_id, during[0]), []).append(ev)
             report["used"] += 1
@@ -80,11 +84,11 @@ def labelled_tracks(labels: pd.DataFrame, sequences: dict, source: str = "labels
                                      f"track_id and {len(during)} tracks have poses then")
     tracks = []
     for vid, seqs in sequences.items():
-        for tid, (ts, kps) in seqs.items():
+        for tid, (ts, kps, ctx) in seqs.items():
             evs = per_track.get((vid, tid), [])
             ign = [("__ignore__", s, e, p) for _, s, e, p in ignore.get((vid, tid), [])]
             more = (extra or {}).get((vid, tid), []) + (extra or {}).get((vid, None), [])
-            tracks.append((ts, kps, evs + ign + more))
+            tracks.append((ts, kps, evs + ign + more, ctx))
     return tracks, report
 
 

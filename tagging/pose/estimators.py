@@ -21,6 +21,7 @@ from tagging.core.keypoints import MIRROR_INDEX, NUM_KEYPOINTS
 from tagging.core.types import Detections, FramePoses
 from tagging.pose.detector import PersonDetector
 from tagging.pose.models import CROP_MODEL_SIZES
+from tagging.scene.context import ball_context, feet_to_grass_edge, fit_grass, person_context
 from tagging.track.teams import torso_colours
 
 Model = Callable[..., list[np.ndarray]]
@@ -116,20 +117,26 @@ class TopDownPoseEstimator:
             raise ValueError(f"PoseConfig.crop_model is {config.crop_model} ({self.crop_size} px crops) but the "
                              f"crop model given takes {model_size} px crops")
 
-    def locate(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray]:
-        """People in the frame and the (N, 4) square crop box around each."""
-        dets = self.detector(frame_rgb)
-        return dets, square_crop_box(dets.xyxy, self.config.crop_scale)
+    def locate(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray, Detections | None]:
+        """People in the frame, the (N, 4) square crop box around each, and the balls (None
+        from a detector that only finds people: any callable ``frame -> Detections``)."""
+        detect_all = getattr(self.detector, "detect_all", None)
+        dets, balls = detect_all(frame_rgb) if detect_all else (self.detector(frame_rgb), None)
+        return dets, square_crop_box(dets.xyxy, self.config.crop_scale), balls
 
     def detect(self, frame_rgb: np.ndarray
-               ) -> tuple[Detections, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+               ) -> tuple[Detections, np.ndarray, np.ndarray, np.ndarray, tuple[int, int], tuple]:
         """Everything that needs the frame: ``(detections, crop boxes (N, 4), crops (N, S, S, 3)
-        uint8, torso colours (N, 4), frame (height, width) px)``.  The colours and the frame
-        size are taken here because the frame does not travel past this step in the pipeline
-        (colours feed team assignment after tracking; the size bounds the keypoints)."""
-        dets, crop_boxes = self.locate(frame_rgb)
+        uint8, torso colours (N, 4), frame (height, width) px, scene)``, ``scene`` = ``(balls
+        Detections, (N, 3) pitch / feet-to-grass-edge px / body heights)`` (tagging.scene.context).
+        The colours, the grass and the frame size are taken here because the frame does not
+        travel past this step in the pipeline (colours feed team assignment after tracking;
+        the size bounds the keypoints; the feet are the box's bottom centre, the keypoints
+        are not known yet)."""
+        dets, crop_boxes, balls = self.locate(frame_rgb)
+        pitch = feet_to_grass_edge(fit_grass(frame_rgb), dets.xyxy)
         return (dets, crop_boxes, self.crops(frame_rgb, crop_boxes), torso_colours(frame_rgb, dets.xyxy),
-                frame_rgb.shape[:2])
+                frame_rgb.shape[:2], (balls, pitch))
 
     def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 crops for the model."""
@@ -165,27 +172,36 @@ class TopDownPoseEstimator:
         return out
 
     def assemble(self, dets: Detections, crop_boxes: np.ndarray, raw: np.ndarray, frame_hw: tuple[int, int],
-                 appearance: np.ndarray | None = None) -> FramePoses:
+                 appearance: np.ndarray | None = None, scene: tuple | None = None) -> FramePoses:
         """Model outputs (N, 17, 3) for the people of one frame -> FramePoses in frame pixels,
         keypoints clipped to the frame of ``frame_hw`` (height, width) px (:func:`clip_to_frame`).
 
         ``appearance``: (N, 4) torso colours of the detections (``tagging.track.teams.torso_colours``).
+        ``scene``: ``(balls, pitch (N, 3))`` from :meth:`detect`; it gives the poses their
+        ``balls`` and ``context`` (the ball relative to the hands needs the keypoints).
         """
         cfg = self.config
+        balls = None if scene is None else scene[0]
         if len(dets) == 0:
-            return FramePoses.empty()
+            empty = FramePoses.empty()
+            empty.balls = balls
+            return empty
         keypoints = clip_to_frame(np.stack([movenet_to_frame(r, box) for r, box in zip(raw, crop_boxes)]),
                                   frame_hw)
         poses = FramePoses.from_keypoints(keypoints, dets.xyxy, dets.score, cfg.min_keypoint_score)
         if appearance is not None:
             poses.appearance = np.asarray(appearance, np.float32).reshape(-1, 4)
+        if scene is not None:
+            poses.balls = balls
+            ball = (ball_context(None, None, dets.xyxy, keypoints) if balls is None
+                    else ball_context(balls.xyxy, balls.score, dets.xyxy, keypoints))
+            poses.context = np.concatenate([ball, np.asarray(scene[1], np.float32)], 1)
         return poses[poses.score >= cfg.min_pose_score]
 
     def __call__(self, frame_rgb: np.ndarray) -> FramePoses:
-        dets, crop_boxes, crops, colours, frame_hw = self.detect(frame_rgb)
-        if len(dets) == 0:
-            return FramePoses.empty()
-        return self.assemble(dets, crop_boxes, self.run_crops(crops, self.flip_mask(dets)), frame_hw, colours)
+        dets, crop_boxes, crops, colours, frame_hw, scene = self.detect(frame_rgb)
+        raw = self.run_crops(crops, self.flip_mask(dets)) if len(dets) else np.zeros((0, NUM_KEYPOINTS, 3))
+        return self.assemble(dets, crop_boxes, raw, frame_hw, colours, scene)
 
 
 class MultiPoseEstimator:
@@ -217,4 +233,6 @@ class MultiPoseEstimator:
         keep = (poses.box_score >= cfg.multipose_min_person_score) & (poses.score >= cfg.min_pose_score)
         poses = poses[keep]
         poses.appearance = torso_colours(frame_rgb, poses.xyxy, poses.keypoints)  # for team colours
+        # MultiPose finds no balls: the ball is unknown, the pitch is measured.
+        poses.context = person_context(frame_rgb, poses.xyxy, poses.keypoints)
         return poses

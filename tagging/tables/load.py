@@ -52,9 +52,11 @@ TIMES = ("ms", "timedelta")
 # Row order of each table: by video, then by time (or id).
 _ORDER = {"videos": (PARTITION_COLUMN,), "poses": (PARTITION_COLUMN, "frame_index", "track_id"),
           "tracks": (PARTITION_COLUMN, "track_id"), "events": (PARTITION_COLUMN, "peak_ms", "track_id"),
+          "balls": (PARTITION_COLUMN, "frame_index", "score"),
           "runs": ("started_at", RUNS_PARTITION_COLUMN)}
 # Column compared with the range's start, and column compared with its end.
-_TIME_SPAN = {"poses": ("timestamp_ms", "timestamp_ms"), "events": ("peak_ms", "peak_ms"),
+_TIME_SPAN = {"poses": ("timestamp_ms", "timestamp_ms"), "balls": ("timestamp_ms", "timestamp_ms"),
+              "events": ("peak_ms", "peak_ms"),
               "tracks": ("last_ms", "first_ms")}
 _NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
                   pa.int64(): pd.Int64Dtype()}
@@ -253,7 +255,7 @@ def _read(root, table: str, filter: ds.Expression | None, columns=None, times: s
 
 def load_table(root, table: str, video_id: Ids = None, *, columns: Iterable[str] | None = None,
                times: str = "ms") -> pd.DataFrame:
-    """Any table by name (``videos``, ``poses``, ``tracks``, ``events``, ``runs``), filtered by
+    """Any table by name (``videos``, ``poses``, ``tracks``, ``events``, ``balls``, ``runs``), filtered by
     video only (not ``runs``): the common ground of the ``load_*`` functions."""
     if table == "runs" and video_id is not None:
         raise ValueError("the runs table is not partitioned by video: give no video_id")
@@ -278,6 +280,19 @@ def load_poses(root, video_id: Ids = None, *, track_id: Ids = None, team: Ids = 
     """
     lo, hi = time_range_ms(start, end, start_ms, end_ms)
     return _read(root, "poses", _row_filter(root, "poses", video_id, track_id, team, lo, hi), columns, times)
+
+
+def load_balls(root, video_id: Ids = None, *, start: TimeLike = None, end: TimeLike = None,
+               start_ms: float | None = None, end_ms: float | None = None, min_score: float | None = None,
+               columns: Iterable[str] | None = None, times: str = "ms") -> pd.DataFrame:
+    """``balls`` rows (one per ball box the detector kept; frames without a ball have none),
+    ordered by video and frame.  Boxes ``x1, y1, x2, y2`` are frame pixels; ``min_score``
+    keeps the surer ones.  Empty for videos tagged with ``--pose replay`` from a run without
+    balls, and for output roots written before the table existed (schema version 1)."""
+    lo, hi = time_range_ms(start, end, start_ms, end_ms)
+    where = _all(_row_filter(root, "balls", video_id, lo=lo, hi=hi),
+                 None if min_score is None else ds.field("score") >= float(min_score))
+    return _read(root, "balls", where, columns, times)
 
 
 def load_tracks(root, video_id: Ids = None, *, track_id: Ids = None, team: Ids = None, start: TimeLike = None,

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from schemas.tables import KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
-from tagging.core.types import FramePoses
+from tagging.core.types import Detections, FramePoses
 from tagging.tables.load import load_table
-from tagging.tables.store import read_consistent, table_dataset
+from tagging.tables.store import read_commit, read_consistent, table_dataset
 
 
 def read_table(tags_dir: str | Path, table: str, video_id: str | None = None,
@@ -50,11 +50,20 @@ def keypoints_array(poses: pd.DataFrame) -> np.ndarray:
     return poses[list(KEYPOINT_COLUMNS)].to_numpy(np.float32).reshape(-1, NUM_KEYPOINTS, 3)
 
 
+def context_array(poses: pd.DataFrame) -> np.ndarray:
+    """(N, CONTEXT_DIM) float32 scene context of ``poses`` rows, NaN where unknown (null, or a
+    column the rows lack: output written before the context existed)."""
+    cols = [poses[c].to_numpy(np.float32, na_value=np.nan) if c in poses.columns
+            else np.full(len(poses), np.nan, np.float32) for c in CONTEXT_COLUMNS]
+    return np.stack(cols, 1).astype(np.float32) if len(poses) else np.zeros((0, len(CONTEXT_COLUMNS)), np.float32)
+
+
 def frame_poses(poses: pd.DataFrame) -> FramePoses:
     """The rows of one frame back as a :class:`FramePoses`."""
     return FramePoses(poses[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float32),
                       poses["box_score"].to_numpy(np.float32), keypoints_array(poses),
-                      poses["score"].to_numpy(np.float32), poses["track_id"].to_numpy(np.int64))
+                      poses["score"].to_numpy(np.float32), poses["track_id"].to_numpy(np.int64),
+                      context=context_array(poses))
 
 
 # The poses columns a FramePoses is built from (frame_poses).
@@ -81,6 +90,24 @@ def poses_by_frame(tags_dir: str | Path, video_id: str, start: int, stop: int,
             if len(rows):
                 yield int(frames[rows[0]]), frame_poses(block.iloc[rows])
 
+
+def balls_by_frame(tags_dir: str | Path, video_id: str, start: int, stop: int) -> dict[int, Detections] | None:
+    """``{frame_index: ball Detections}`` of ``[start, stop)`` from the ``balls`` table, frames
+    without a ball absent; None when the stored run did not look for balls (written before the
+    table existed, by MultiPose, or itself by ``--pose replay``): "unknown", not "no ball"."""
+    record = read_commit(tags_dir, video_id)
+    if record is None or not record.files.get("balls"):
+        return None
+    backend = table_dataset(tags_dir, "videos").to_table(
+        columns=["pose_backend"], filter=ds.field(PARTITION_COLUMN) == video_id).column("pose_backend").to_pylist()
+    if not backend or backend[0] is None or backend[0].startswith(("replay:", "movenet-multipose")):
+        return None
+    rows = table_dataset(tags_dir, "balls").to_table(
+        columns=["frame_index", "x1", "y1", "x2", "y2", "score"],
+        filter=(ds.field(PARTITION_COLUMN) == video_id) & (ds.field("frame_index") >= start)
+        & (ds.field("frame_index") < stop)).to_pandas()
+    return {int(f): Detections(g[["x1", "y1", "x2", "y2"]].to_numpy(np.float32), g["score"].to_numpy(np.float32))
+            for f, g in rows.groupby("frame_index")}
 
 
 def long_keypoints(poses: pd.DataFrame) -> pd.DataFrame:

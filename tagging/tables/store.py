@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from schemas.tables import PARTITION_COLUMN, RUNS, TABLE_SCHEMAS, TABLES, file_schema
+from schemas.tables import PARTITION_COLUMN, RUNS, TABLE_SCHEMAS, TABLES, TABLES_ADDED, file_schema
 
 COMMITS_DIR = "_commits"
 RECORD_SUFFIX = ".json"
@@ -71,7 +71,8 @@ class CommitRecord:
     def from_json(cls, text: str | bytes, where: str) -> "CommitRecord":
         try:
             d = json.loads(text)
-            files = {t: [str(p) for p in d["files"][t]] for t in TABLES}
+            files = {t: [str(p) for p in (d["files"].get(t, []) if t in TABLES_ADDED else d["files"][t])]
+                     for t in TABLES}
             return cls(str(d["video_id"]), str(d["run_id"]), files, d.get("status"), d.get("sha256"),
                        d.get("tagging_config"), d.get("committed_at"))
         except (ValueError, KeyError, TypeError) as exc:

@@ -1,0 +1,1 @@
+"""Scene context around the people: the ball and the grass (pitch) edge, per frame and person."""
