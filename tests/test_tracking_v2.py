@@ -244,3 +244,21 @@ def test_evaluate_tracking_on_tud_from_a_short_run(shared_data, models, tmp_path
     # GT frames 1..8 only (the rest were never processed); several pedestrians found
     assert r["gt_frames_not_scored"] > 100
     assert r["recall"] > 0.5 and r["MOTA"] > 0.3 and r["ids_in_gt"] >= 5
+
+
+def test_evaluate_tags_prints_no_library_notice(tag_sample, tmp_path):
+    """In a fresh process (trackeval not yet imported): stdout is the JSON alone and stderr
+    carries no notice from the metric libraries (trackeval's optional-dataset line)."""
+    import subprocess
+    import sys
+
+    from tagging.tables.load import load_videos
+
+    vid = str(load_videos(tag_sample, status="ok").sort_values("frames_processed").video_id.iloc[0])
+    gt = tmp_path / "gt.txt"
+    _sample_gt(tag_sample, vid, gt)
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "evaluate", "tracking", "--tags", str(tag_sample),
+                           "--gt", str(gt), "--video-id", vid, "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["IDF1"] == pytest.approx(1.0)
+    assert done.stderr.strip() == "", done.stderr
