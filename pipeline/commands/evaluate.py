@@ -16,8 +16,8 @@ from pipeline.logs import json_stdout, log
 from tagging.pose.detector import DetectorConfig
 from tagging.pose.estimators import PoseConfig
 
-SUMMARY = ("score the stages: coverage of a run, tracking (MOT), pose (OKS AP, PCKh), events (DFL AP; false "
-           "alarms per hour on event-free footage), teams (hand-labelled kits), balls (recall against hand labels)")
+SUMMARY = ("score the stages: coverage, tracking (MOT), pose (OKS AP), events (DFL AP, false alarms/h), "
+           "teams and balls (against hand labels)")
 POSE_BACKENDS = ("topdown", "posenet", "multipose")
 
 
