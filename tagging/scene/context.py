@@ -66,16 +66,28 @@ class Grass:
     mask: np.ndarray
     hue: float
     share: float
+    scale: float = 1.0   # the analysis resolution relative to the frame (GrassConfig.max_side)
 
     def signed_distance(self) -> np.ndarray:
         """(H, W) float32 px to the grass edge, positive on the grass, negative off it; the
-        frame border is not an edge (the mask is extended past it before measuring)."""
+        frame border is not an edge (the mask is extended past it before measuring).
+
+        Measured at the analysis resolution the mask was found at (the full-size mask is
+        only that one enlarged, so it holds no finer edge) and scaled back: two distance
+        transforms of a padded 1080p frame cost ~0.4 s, at 480 px ~10 ms."""
         h, w = self.mask.shape
-        pad = max(h, w) // 2
-        m = cv2.copyMakeBorder(self.mask, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
-        outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
-        return (inside - outside)[pad:pad + h, pad:pad + w].astype(np.float32)
+        small = self.mask
+        if self.scale < 1:
+            small = cv2.resize(self.mask, (max(1, round(w * self.scale)), max(1, round(h * self.scale))),
+                               interpolation=cv2.INTER_NEAREST)
+        sh, sw = small.shape
+        pad = max(sh, sw) // 2
+        m = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        signed = (cv2.distanceTransform(m, cv2.DIST_L2, 5)
+                  - cv2.distanceTransform(1 - m, cv2.DIST_L2, 5))[pad:pad + sh, pad:pad + sw]
+        if self.scale < 1:
+            signed = cv2.resize(signed, (w, h), interpolation=cv2.INTER_LINEAR) / self.scale
+        return signed.astype(np.float32)
 
 
 def fit_grass(frame_rgb: np.ndarray, config: GrassConfig = GrassConfig()) -> Optional[Grass]:
@@ -117,7 +129,7 @@ def fit_grass(frame_rgb: np.ndarray, config: GrassConfig = GrassConfig()) -> Opt
     if share < config.min_grass_share:
         return None
     mask = cv2.resize(filled, (w, h), interpolation=cv2.INTER_NEAREST) if scale < 1 else filled
-    return Grass(mask.astype(np.uint8), float(mode), share)
+    return Grass(mask.astype(np.uint8), float(mode), share, scale)
 
 
 def feet_points(xyxy: np.ndarray, keypoints: Optional[np.ndarray] = None, min_score: float = 0.3) -> np.ndarray:
