@@ -37,7 +37,8 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, atol: float) -> dict:
     for c in cols:
         x, y = a[c], b[c]
         if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
-            diff = np.nanmax(np.abs(x.to_numpy(np.float64) - y.to_numpy(np.float64))) if len(x) else 0.0
+            d = np.abs(x.to_numpy(np.float64) - y.to_numpy(np.float64))
+            diff = float(d[~np.isnan(d)].max()) if (~np.isnan(d)).any() else 0.0   # all-null columns: 0
             same_nan = np.array_equal(x.isna().to_numpy(), y.isna().to_numpy())
             if not same_nan or diff > atol:
                 worst[c] = float(diff)

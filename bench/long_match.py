@@ -15,8 +15,9 @@ length it builds
 
 then runs ``matchtag run VIDEO --pose replay --poses-from SYNTH`` in a fresh process
 (decode, stored poses, tracking in 60-s segments, stitching, teams, events, writing) and
-reports its wall time and peak RSS (the process tree's maximum resident set).  Time
-should grow linearly with the length and memory stay flat.
+reports its wall time, CPU time (user + system, the process tree's; on a shared machine
+the fairer measure of growth) and peak RSS (the process tree's maximum resident set).
+Time should grow linearly with the length and memory stay flat.
 """
 
 from __future__ import annotations
@@ -162,8 +163,9 @@ def write_match(minutes: float, out: Path, seed: int = 0) -> tuple[Path, Path, i
 _CHILD = (
     "import resource, subprocess, sys, json, time\n"
     "t = time.time(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "print(json.dumps({'rc': p.returncode, 'wall_s': time.time() - t, 'stderr_tail': p.stderr[-400:],"
-    " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+    " 'cpu_s': u.ru_utime + u.ru_stime, 'peak_rss_mb': u.ru_maxrss / 1024}))\n"
 )
 
 
@@ -193,7 +195,8 @@ def main(argv=None) -> int:
         out = work / f"{m:g}min" / "out"
         tracks = read_table(out, "tracks")
         res = {"minutes": m, "frames": int(m * 60 * FPS), "pose_rows": rows, "synth_s": round(made, 1),
-               "exit_code": r["rc"], "wall_s": round(r["wall_s"], 1), "peak_rss_mb": round(r["peak_rss_mb"], 1),
+               "exit_code": r["rc"], "wall_s": round(r["wall_s"], 1), "cpu_s": round(r["cpu_s"], 1),
+               "peak_rss_mb": round(r["peak_rss_mb"], 1),
                "tracks": len(tracks), "teams": tracks.team.value_counts(dropna=False).to_dict()}
         if r["rc"] != 0:
             res["stderr_tail"] = r["stderr_tail"]
@@ -203,6 +206,7 @@ def main(argv=None) -> int:
     if len(results) >= 2:
         a, b = results[0], results[-1]
         summary["time_ratio"] = round(b["wall_s"] / a["wall_s"], 2)
+        summary["cpu_time_ratio"] = round(b["cpu_s"] / a["cpu_s"], 2)
         summary["length_ratio"] = round(b["minutes"] / a["minutes"], 2)
         summary["peak_rss_ratio"] = round(b["peak_rss_mb"] / a["peak_rss_mb"], 2)
     print(json.dumps(summary, indent=None if not args.json else 1, default=str))

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.spill import SPILL_DIR, remove_spill, spill_root
 from schemas.tables import PARTITION_COLUMN, TABLES, file_schema
 from tagging.tables.store import COMMITS_DIR, CommitRecord, partition_path, read_commit, record_name
 
@@ -375,6 +376,7 @@ class RunLock:
         try:
             collect_garbage(self.output, video_ids, own_run=self.run_id)
             _remove_notes(self.output, self.run_id)
+            remove_spill(spill_root(self.output, self.run_id))
         except OSError as exc:
             LOG.warning("could not remove this run's uncommitted files: %s", exc)
 
@@ -414,7 +416,7 @@ def _process_alive(tmp_lock_name: str) -> bool:
 
 def remove_dead_runs(output: str) -> None:
     """Remove what runs that are over left behind: uncommitted data files, temp files,
-    notes and lock files (local outputs)."""
+    notes, spill files and lock files (local outputs)."""
     collect_garbage(output)
     _remove_dead_temps(output, COMMITS_DIR)
     locks = os.path.join(output, LOCKS_DIR)
@@ -436,3 +438,7 @@ def remove_dead_runs(output: str) -> None:
     for run_id in os.listdir(notes) if os.path.isdir(notes) else []:
         if not run_is_live(output, run_id):
             _remove_notes(output, run_id)
+    spills = os.path.join(output, SPILL_DIR)
+    for run_id in os.listdir(spills) if os.path.isdir(spills) else []:
+        if not run_is_live(output, run_id):
+            remove_spill(spill_root(output, run_id))

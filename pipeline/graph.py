@@ -1,4 +1,5 @@
-"""The tagging pipeline's graph: decode -> pose -> track -> events -> write, one named transform each."""
+"""The tagging pipeline's graph: decode -> pose -> track -> finish blocks -> tracks/events -> write,
+one named transform each."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.options import MatchtagOptions, stage_config, tagging_config
+from pipeline.spill import spill_root
 from pipeline.transforms import (
     DecodeFrames,
     DecodeSettings,
     EstimatePoses,
-    FormatTables,
+    FinishBlocks,
+    FormatTracks,
     GroupByTrack,
     TagEvents,
     TrackPlayers,
@@ -48,14 +51,15 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
     tracker = PIPELINE_TRACKER_CONFIG
     if opts.relink == "off":
         tracker = replace(tracker, relink_max_cost=0.0)
-    tracked = poses | "TrackPlayers" >> TrackPlayers(tracker, chunk_s=opts.track_chunk_s,
-                                                     overlap_s=opts.track_overlap_s, stride=opts.stride)
-    tracks = tracked | "GroupByTrack" >> GroupByTrack()
-    tables = {"frames": tracked, "tracks": tracks} | "FormatTables" >> FormatTables()
-    tables["events"] = tracks | "TagEvents" >> TagEvents(opts.events_model)
-    tables["videos"] = decoded["videos"]
-    tables["skipped"] = decoded["skipped"]
-    return tables | "WriteTables" >> WriteTables(opts.output, run_id, opts.range_frames)
+    tracked = poses | "TrackPlayers" >> TrackPlayers(spill_root(opts.output, run_id), tracker,
+                                                     chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
+                                                     stride=opts.stride, block_frames=opts.range_frames)
+    finished = tracked | "FinishBlocks" >> FinishBlocks(opts.output, run_id, opts.stride)
+    tracks = finished["tracks"] | "GroupByTrack" >> GroupByTrack()
+    tables = {"tracks": tracks | "FormatTracks" >> FormatTracks(),
+              "events": tracks | "TagEvents" >> TagEvents(opts.events_model),
+              "files": finished["files"], "videos": decoded["videos"], "skipped": decoded["skipped"]}
+    return tables | "WriteTables" >> WriteTables(opts.output, run_id)
 
 
 def _progress_enabled(opts: MatchtagOptions, options: PipelineOptions) -> bool:

@@ -8,9 +8,14 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.decode import DecodeFrames, DecodeSettings  # noqa: F401  (stage 1)
+from pipeline import spill
 from pipeline.model_handler import CropPoseModelHandler, DetectModelHandler, PoseModelHandler
+from pipeline.commit import write_part
 from pipeline.write import WriteTables  # noqa: F401  (last stage)
 from tagging.core.keypoints import NUM_KEYPOINTS
 from tagging.pose.estimators import TopDownPoseEstimator
@@ -18,13 +23,7 @@ from tagging.pose.stage import PoseStageConfig
 from tagging.tables import rows
 from tagging.track.online import TrackerConfig
 from tagging.track.segments import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
-from tagging.track.sequences import (
-    PIPELINE_TRACKER_CONFIG,
-    IoUTrackerConfig,
-    TrackSeq,
-    track_frames,
-    track_observations,
-)
+from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, TrackSeq
 from tagging.track.teams import assign_teams, track_colour
 
 LOG = logging.getLogger("matchtag")
@@ -102,95 +101,191 @@ class EstimatePoses(beam.PTransform):
                 | "Assemble" >> beam.MapTuple(assemble))
 
 
+class _SpillFramesFn(beam.DoFn):
+    """Per-frame poses -> ``(video_id, SpillRef)``: frames are buffered per block of
+    ``block_frames`` video frames (a decode range) and written as one spill file once the
+    block is complete; at most ``max_buffered`` frames are held, whatever the order in
+    which frames arrive (then every buffer is written, as smaller spills)."""
+
+    def __init__(self, root: str, block_frames: int, stride: int, max_buffered: int):
+        self.root, self.block_frames, self.stride, self.max_buffered = root, block_frames, stride, max_buffered
+
+    def start_bundle(self):
+        self._buffers: dict[tuple[str, int], list] = {}
+        self._held = 0
+
+    def process(self, element):
+        video_id, frame = element
+        key = (video_id, int(frame[0]) // self.block_frames)
+        buf = self._buffers.setdefault(key, [])
+        buf.append(frame)
+        self._held += 1
+        if len(buf) >= self.block_frames // self.stride:
+            yield self._flush(key)
+        elif self._held > self.max_buffered:
+            yield from [self._flush(k) for k in list(self._buffers)]
+
+    def _flush(self, key):
+        frames = self._buffers.pop(key)
+        self._held -= len(frames)
+        return key[0], spill.write_frames(self.root, key[0], frames)
+
+    def finish_bundle(self):
+        for key in list(self._buffers):
+            yield WindowedValue(self._flush(key), MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class _TrackSegmentFn(beam.DoFn):
+    """``((video_id, k), [SpillRef])`` -> ``(video_id, (k, first, last ordinal, tracks, refs))``:
+    one segment tracked from the frames its spills hold (``grid`` None: the whole video)."""
+
+    def __init__(self, config: TrackerConfig, mode: str, grid: SegmentGrid | None, stride: int):
+        self.config, self.mode, self.grid, self.stride = config, mode, grid, stride
+        self.segments = Metrics.counter(NAMESPACE, "track_segments")
+
+    def process(self, element):
+        (video_id, k), refs = element
+        frames = [f for ref in refs for f in spill.read_frames(ref)
+                  if self.grid is None or k in self.grid.segments_of(float(f[1]))]
+        if not frames:
+            return
+        ords = [int(f[0]) // self.stride for f in frames]
+        tracks = track_segment(ords, [f[2].xyxy for f in frames], [f[2].box_score for f in frames], self.config,
+                               self.mode, keypoints=[f[2].keypoints for f in frames],
+                               colours=[f[2].appearance for f in frames], timestamps_ms=[float(f[1]) for f in frames])
+        self.segments.inc()
+        yield video_id, (k, min(ords), max(ords), tracks, list(refs))
+
+
 class TrackPlayers(beam.PTransform):
-    """Poses -> the same ``(video_id, (frame_index, timestamp_ms, FramePoses))`` elements,
-    one per frame, with track ids filled in.
+    """Poses -> ``(SpillRef, ids)``: each spilled block of frames with the global track ids
+    of its people, ``ids = (ordinals, det_index, track_id)`` arrays (apply them with
+    :func:`pipeline.spill.apply_ids`).
 
     Default: Kalman/ByteTrack tracking with whole-video association (docs/tracking.md),
-    **chunk-parallel**: each frame's boxes go to the time segments holding it
-    (``chunk_s`` long, ``overlap_s`` shared with the next), every segment is tracked as
-    its own element (in parallel on any runner), the segments of a video are stitched
-    in their overlaps into one global id per player, and the ids are joined back onto
-    the poses.  Boxes, scores, keypoints and torso colours travel to the tracking step
-    (the offline joins use them); only boxes to the stitching step.
-    ``chunk_s=0`` tracks each video in one piece; ``mode="online"`` for frame-by-frame
-    association only; an ``IoUTrackerConfig`` for the old IoU tracker (never chunked).
-    ``stride`` must be the decode stride: processed frames are ``frame_index // stride``.
+    **chunk-parallel**: the frames are spilled in blocks (``block_frames`` video frames
+    each, :mod:`pipeline.spill`), each time segment (``chunk_s`` long, ``overlap_s``
+    shared with the next) is tracked as its own element from the spills that hold it,
+    and the segments of a video are stitched in their overlaps into one global id per
+    player.  Only spill references and each segment's tracked boxes cross shuffles, so
+    memory does not grow with the match on any runner.  ``chunk_s=0`` tracks each video
+    in one piece; ``mode="online"`` for frame-by-frame association only.  ``stride``
+    must be the decode stride: processed frames are ``frame_index // stride``.
     """
 
-    def __init__(self, config: TrackerConfig | IoUTrackerConfig = PIPELINE_TRACKER_CONFIG, mode: str = "offline",
-                 chunk_s: float = 0.0, overlap_s: float = 2.0, stride: int = 1):
+    def __init__(self, spill_root: str, config: TrackerConfig = PIPELINE_TRACKER_CONFIG, mode: str = "offline",
+                 chunk_s: float = 0.0, overlap_s: float = 2.0, stride: int = 1, block_frames: int = 1500):
         super().__init__()
+        self._root = spill_root
         self._config = config
         self._mode = mode
         self._grid = SegmentGrid(chunk_s * 1000.0, overlap_s * 1000.0) if chunk_s > 0 else None
         self._stride = stride
+        # blocks hold whole strides, as decode ranges do (tagging.video.reader.plan_ranges)
+        self._block = -(-block_frames // stride) * stride
 
     def expand(self, poses):
         config, mode, grid, stride = self._config, self._mode, self._grid, self._stride
-        if grid is None or isinstance(config, IoUTrackerConfig):
-            return (poses
-                    | "GroupByVideo" >> beam.GroupByKey()
-                    | "Track" >> beam.FlatMapTuple(
-                        lambda vid, frames: ((vid, f) for f in track_frames(frames, config, mode))))
-        segments = Metrics.counter(NAMESPACE, "track_segments")
 
-        def to_segments(video_id, frame):
-            frame_index, ts, p = frame
-            for k in grid.segments_of(float(ts)):
-                yield (video_id, k), (int(frame_index) // stride, p.xyxy, p.box_score, p.keypoints, p.appearance,
-                                      float(ts))
-
-        def track_one(key, frames):
-            video_id, k = key
-            frames = list(frames)
-            ords = [f[0] for f in frames]
-            tracks = track_segment(ords, [f[1] for f in frames], [f[2] for f in frames], config, mode,
-                                   keypoints=[f[3] for f in frames], colours=[f[4] for f in frames],
-                                   timestamps_ms=[f[5] for f in frames])
-            segments.inc()
-            return video_id, (k, min(ords), max(ords), tracks)
+        def plan(video_id, refs):
+            refs = sorted(refs, key=lambda r: r.first_frame)
+            if grid is None:
+                yield (video_id, 0), refs
+                return
+            members: dict[int, list] = {}
+            for ref in refs:
+                first, last = grid.segments_of(ref.first_ms)[0], grid.segments_of(ref.last_ms)[-1]
+                for k in range(first, last + 1):
+                    members.setdefault(k, []).append(ref)
+            yield from (((video_id, k), r) for k, r in sorted(members.items()))
 
         def stitch(video_id, segs):
-            tracks = stitch_segments(list(segs), config=config if mode == "offline" else None)
-            for ordinal, pairs in ids_by_ordinal(tracks).items():
-                yield (video_id, ordinal * stride), pairs
+            segs = list(segs)
+            tracks = stitch_segments([s[:4] for s in segs], config=config if mode == "offline" else None)
+            by_ord = ids_by_ordinal(tracks)
+            ords = np.array([o for o, pairs in by_ord.items() for _ in pairs], np.int64)
+            dets = np.array([d for pairs in by_ord.values() for d, _ in pairs], np.int64)
+            tids = np.array([t for pairs in by_ord.values() for _, t in pairs], np.int64)
+            order = np.argsort(ords, kind="stable")
+            ords, dets, tids = ords[order], dets[order], tids[order]
+            refs = {r.path: r for s in segs for r in s[4]}
+            for ref in sorted(refs.values(), key=lambda r: r.first_frame):
+                lo = np.searchsorted(ords, ref.first_frame // stride, "left")
+                hi = np.searchsorted(ords, ref.last_frame // stride, "right")
+                yield ref, (ords[lo:hi], dets[lo:hi], tids[lo:hi])
 
-        def apply_ids(key, grouped):
-            video_id, frame_index = key
-            for ts, p in grouped["poses"]:  # exactly one per frame
-                ids = np.full(len(p), -1, np.int64)
-                for pairs in grouped["ids"]:
-                    for det, tid in pairs:
-                        ids[det] = tid
-                p.track_id = ids
-                yield video_id, (frame_index, ts, p)
+        block_ordinals = self._block // stride
+        return (poses
+                | "SpillFrames" >> beam.ParDo(_SpillFramesFn(self._root, self._block, stride, 4 * block_ordinals))
+                | "GroupSpillsByVideo" >> beam.GroupByKey()
+                | "PlanSegments" >> beam.FlatMapTuple(plan)
+                | "SpreadSegments" >> beam.Reshuffle()
+                | "TrackSegment" >> beam.ParDo(_TrackSegmentFn(config, mode, grid, stride))
+                | "GroupSegmentsByVideo" >> beam.GroupByKey()
+                | "Stitch" >> beam.FlatMapTuple(stitch))
 
-        ids = (poses
-               | "KeyBySegment" >> beam.FlatMapTuple(to_segments)
-               | "GroupBySegment" >> beam.GroupByKey()
-               | "TrackSegment" >> beam.MapTuple(track_one)
-               | "GroupSegmentsByVideo" >> beam.GroupByKey()
-               | "Stitch" >> beam.FlatMapTuple(stitch))
-        keyed = poses | "KeyPosesByFrame" >> beam.MapTuple(lambda vid, f: ((vid, int(f[0])), (f[1], f[2])))
-        return ({"poses": keyed, "ids": ids}
-                | "JoinIds" >> beam.CoGroupByKey()
-                | "ApplyIds" >> beam.FlatMapTuple(apply_ids))
+
+class _FinishBlockFn(beam.DoFn):
+    """``(SpillRef, ids)`` -> the block's ``poses`` and ``balls`` files, written at once:
+    ``(video_id, ("file"|"error", table, path or message))``; and, tagged ``tracks``,
+    ``((video_id, track_id), path)`` for each track with people in the block."""
+
+    def __init__(self, output: str, run_id: str, stride: int):
+        self.output, self.run_id, self.stride = output, run_id, stride
+
+    def process(self, element):
+        ref, ids = element
+        video_id = ref.video_id
+        frames = spill.apply_ids(ref, ids, self.stride)
+        for table, make in (("poses", rows.pose_rows), ("balls", rows.ball_rows)):
+            table_rows = (r for f in frames for r in make(video_id, *f))
+            if table == "balls":
+                table_rows = list(table_rows)
+                if not table_rows:
+                    continue
+            try:
+                # the block's first frame names the part: blocks never share frames
+                yield video_id, ("file", table, write_part(self.output, self.run_id, table, video_id,
+                                                           ref.first_frame, table_rows))
+            except Exception as exc:  # one video's failed write must not sink the batch
+                LOG.error("%s: could not write its %s table: %s", video_id, table, exc)
+                yield video_id, ("error", table, f"could not write its {table} table under {self.output}: {exc}")
+        path, track_ids = spill.write_track_parts(ref, frames)
+        for tid in track_ids:
+            yield beam.pvalue.TaggedOutput("tracks", ((video_id, tid), path))
+
+
+class FinishBlocks(beam.PTransform):
+    """``TrackPlayers`` output -> ``{"files": file items for the commit, "tracks":
+    ((video_id, track_id), spill path) per block a track is in}``."""
+
+    def __init__(self, output: str, run_id: str, stride: int = 1):
+        super().__init__()
+        self.output, self.run_id, self.stride = output, run_id, stride
+
+    def expand(self, tracked):
+        out = tracked | "WriteBlockRows" >> beam.ParDo(
+            _FinishBlockFn(self.output, self.run_id, self.stride)).with_outputs("tracks", main="files")
+        return {"files": out.files, "tracks": out.tracks}
+
+
+def _track_seq(key, paths) -> tuple:
+    _video_id, tid = key
+    parts = [spill.read_track_part(p, tid) for p in sorted(set(paths))]
+    frame_index, ts, score, kps, appearance, context = (np.concatenate(a) for a in zip(*parts))
+    order = np.argsort(frame_index, kind="stable")
+    return key, TrackSeq(int(tid), frame_index[order], ts[order], score[order], kps[order], appearance[order],
+                         context[order])
 
 
 class GroupByTrack(beam.PTransform):
-    """Tracked frames -> ``((video_id, track_id), TrackSeq)``: one element per track, so
-    no step after tracking holds a whole video (a 90-minute match is ~135,000 frames)."""
+    """``((video_id, track_id), spill path)`` -> ``((video_id, track_id), TrackSeq)``: one element
+    per track, read from the blocks it is in, so no shuffle carries keypoints."""
 
-    def expand(self, tracked):
-        def observations(video_id, frame):
-            for tid, obs in track_observations(*frame):
-                yield (video_id, tid), obs
-
-        return (tracked
-                | "KeyByTrack" >> beam.FlatMapTuple(observations)
-                | "GroupObservations" >> beam.GroupByKey()
-                | "ToTrackSeq" >> beam.MapTuple(lambda key, obs: (key, TrackSeq.from_observations(key[1], obs))))
+    def expand(self, parts):
+        return (parts
+                | "GroupBlocksByTrack" >> beam.GroupByKey()
+                | "ReadTrack" >> beam.MapTuple(_track_seq))
 
 
 class _TagEventsFn(beam.DoFn):
@@ -226,14 +321,11 @@ class TagEvents(beam.PTransform):
         return tracks | "Tag" >> beam.ParDo(_TagEventsFn(self._events_model))
 
 
-class FormatTables(beam.PTransform):
-    """``{"frames": tracked frames, "tracks": GroupByTrack output}`` -> ``poses``, ``balls`` and
-    ``tracks`` rows (a dict of PCollections).  Teams are clustered per video from one colour per track."""
+class FormatTracks(beam.PTransform):
+    """``GroupByTrack`` output -> ``tracks`` rows: the track summary, with teams clustered
+    per video from one colour per track (only these small rows are grouped per video)."""
 
-    def expand(self, inputs):
-        def pose_rows(video_id, frame):
-            return rows.pose_rows(video_id, *frame)
-
+    def expand(self, tracks):
         def summarise(key, seq):
             video_id, tid = key
             return video_id, (seq.summary(), track_colour(seq.appearance))
@@ -244,12 +336,7 @@ class FormatTables(beam.PTransform):
             teams = assign_teams(colours) if colours else {}
             return [rows.track_row(video_id, s, teams.get(s.track_id)) for s, _ in tracks]
 
-        def ball_rows(video_id, frame):
-            return rows.ball_rows(video_id, *frame)
-
-        return {"poses": inputs["frames"] | "PoseRows" >> beam.FlatMapTuple(pose_rows),
-                "balls": inputs["frames"] | "BallRows" >> beam.FlatMapTuple(ball_rows),
-                "tracks": (inputs["tracks"]
-                           | "SummariseTracks" >> beam.MapTuple(summarise)
-                           | "GroupTracksByVideo" >> beam.GroupByKey()
-                           | "TrackRows" >> beam.FlatMapTuple(track_rows))}
+        return (tracks
+                | "SummariseTracks" >> beam.MapTuple(summarise)
+                | "GroupTracksByVideo" >> beam.GroupByKey()
+                | "TrackRows" >> beam.FlatMapTuple(track_rows))

@@ -5,11 +5,12 @@ the file it belongs to, one GroupByKey gathers each file's rows, one DoFn writes
 file with pyarrow through Beam FileSystems, and a second GroupByKey gathers each
 video's files for its commit (``pipeline.commit``).
 
-Memory: a ``poses`` file holds one part of a video, ``--range-frames`` frames (1500 by
-default: about 37,500 rows for 25 people), so no element or file ever holds a whole
-match.  The writer converts and writes ROWS_PER_BATCH rows at a time; whether the
-group's rows are streamed from the shuffle or held in memory is the runner's choice
-(Dataflow pages large groups; the local FnApiRunner holds one group at a time).
+The ``poses`` and ``balls`` files, one per spilled block of ``--range-frames`` frames,
+are written earlier, straight from the spill files (``pipeline.transforms.FinishBlocks``),
+and join here as file items: their rows never cross a shuffle, which on the local
+FnApiRunner would hold them all in memory at once.  The small tables (``videos``,
+``tracks``, ``events``) are grouped per file here; the writer converts and writes
+ROWS_PER_BATCH rows at a time.
 """
 
 from __future__ import annotations
@@ -20,16 +21,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.commit import collect_garbage, commit_video, write_note, write_part
+from pipeline.spill import remove_spill, spill_video_dir
 from schemas.tables import TABLES
 
 LOG = logging.getLogger("matchtag")
-
-
-def file_key(table: str, row: dict, range_frames: int) -> tuple[str, str, int]:
-    """(video_id, table, part): the file a row goes to.  ``poses`` rows are split by
-    frame range; a video's other tables are one file each."""
-    part = int(row["frame_index"]) // range_frames if table == "poses" else 0
-    return row["video_id"], table, part
 
 
 class _WriteFileFn(beam.DoFn):
@@ -70,11 +65,18 @@ class _CommitVideoFn(beam.DoFn):
             errors.append("no videos row was produced")
         if not errors:
             try:
+                # every table gets a file, empty when the video has no rows of it, so that
+                # each table's schema is readable from any one video
+                for table in TABLES:
+                    if not files[table]:
+                        files[table].append(write_part(self.output, self.run_id, table, video_id, 0, []))
                 commit_video(self.output, self.run_id, video_id, files, row)
                 yield video_id
                 return
             except Exception as exc:
                 errors.append(f"could not commit under {self.output}: {exc}")
+            finally:
+                remove_spill(spill_video_dir(self.output, self.run_id, video_id))
         # Not committed: what was committed before stays; this run's files of it go.
         self.write_failed.inc()
         errors = list(dict.fromkeys(errors))  # one line per table, not per file
@@ -84,6 +86,7 @@ class _CommitVideoFn(beam.DoFn):
             collect_garbage(self.output, [video_id], own_run=self.run_id)
         except OSError:
             pass  # the launcher's clean-up tries again
+        remove_spill(spill_video_dir(self.output, self.run_id, video_id))
 
 
 class _NoteSkippedFn(beam.DoFn):
@@ -95,30 +98,30 @@ class _NoteSkippedFn(beam.DoFn):
 
 
 class WriteTables(beam.PTransform):
-    """Write ``{table: PCollection of row dicts, "skipped": video ids}`` and commit each video.
+    """Write ``{"videos" | "tracks" | "events": PCollection of row dicts, "files": file items
+    already written (``FinishBlocks``), "skipped": video ids}`` and commit each video.
 
     Every video gets at least one file per table (an empty one when it has no rows), so
     that each table's schema is readable from any one video.
     """
 
-    def __init__(self, output: str, run_id: str, range_frames: int):
+    ROW_TABLES = ("videos", "tracks", "events")
+
+    def __init__(self, output: str, run_id: str):
         super().__init__()
-        self.output, self.run_id, self.range_frames = output, run_id, range_frames
+        self.output, self.run_id = output, run_id
 
     def expand(self, tables):
-        rf = self.range_frames
-        keyed = [tables[t] | f"Key{t.title()}Rows" >> beam.Map(lambda r, t=t: (file_key(t, r, rf), r))
-                 for t in TABLES]
-        placeholders = tables["videos"] | "OneFilePerTable" >> beam.FlatMap(
-            lambda r: [((r["video_id"], t, 0), None) for t in TABLES])
-        written = ((*keyed, placeholders)
+        keyed = [tables[t] | f"Key{t.title()}Rows" >> beam.Map(lambda r, t=t: ((r["video_id"], t, 0), r))
+                 for t in self.ROW_TABLES]
+        written = (keyed
                    | "AllRows" >> beam.Flatten()
                    | "GroupRowsByFile" >> beam.GroupByKey()
                    | "WriteFiles" >> beam.ParDo(_WriteFileFn(self.output, self.run_id)))
         rows = tables["videos"] | "VideosRowForCommit" >> beam.Map(lambda r: (r["video_id"], ("row", r)))
         if "skipped" in tables:
             _ = tables["skipped"] | "NoteSkipped" >> beam.ParDo(_NoteSkippedFn(self.output, self.run_id))
-        return ((written, rows)
+        return ((written, tables["files"], rows)
                 | "FilesAndRows" >> beam.Flatten()
                 | "GroupFilesByVideo" >> beam.GroupByKey()
                 | "CommitVideos" >> beam.ParDo(_CommitVideoFn(self.output, self.run_id)))

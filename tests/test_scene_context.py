@@ -98,6 +98,21 @@ def test_grass_is_found_through_shadow_and_lines():
     assert d[235, 160] > 100
 
 
+def test_grass_everywhere_reads_as_far_inside_without_overflow():
+    """No edge in view (a close-up of the pitch): a finite "far inside", at any frame size,
+    and no overflow warning (the distance transform's FLT_MAX used to be scaled)."""
+    import warnings
+
+    from tagging.scene.context import Grass
+
+    for shape in ((240, 320), (1080, 1920)):
+        mask = np.ones(shape, np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            d = Grass(mask, 50.0, 1.0, scale=min(1.0, 480 / max(shape))).signed_distance()
+        assert np.isfinite(d).all() and d.min() > max(shape)
+
+
 def test_no_pitch_when_the_frame_shows_no_grass():
     street = np.full((240, 320, 3), (120, 118, 125), np.uint8)
     street[150:, :] = (160, 110, 60)                        # a wooden court

@@ -1,10 +1,14 @@
-"""pipeline TrackPlayers: chunk-parallel tracking in Beam gives what the serial reference gives."""
+"""pipeline TrackPlayers: chunk-parallel tracking in Beam, from spilled blocks of frames, gives
+what the serial reference gives."""
+
+import tempfile
 
 import apache_beam as beam
 import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.spill import apply_ids
 from pipeline.transforms import TrackPlayers
 from tagging.core.keypoints import NUM_KEYPOINTS
 from tagging.core.types import FramePoses
@@ -35,13 +39,16 @@ def _collect(element):
     _SINK.append(element)
 
 
-def _run(videos, **kwargs):
+def _run(videos, block_frames=40, **kwargs):
     _SINK.clear()
-    with beam.Pipeline(runner="FnApiRunner", options=PipelineOptions([])) as p:
-        (p
-         | beam.Create([(vid, f) for vid, frames in videos.items() for f in frames])
-         | TrackPlayers(**kwargs)
-         | beam.Map(_collect))
+    stride = kwargs.get("stride", 1)
+    with tempfile.TemporaryDirectory() as root:
+        with beam.Pipeline(runner="FnApiRunner", options=PipelineOptions([])) as p:
+            (p
+             | beam.Create([(vid, f) for vid, frames in videos.items() for f in frames])
+             | TrackPlayers(root, block_frames=block_frames, **kwargs)
+             | beam.FlatMapTuple(lambda ref, ids: [(ref.video_id, f) for f in apply_ids(ref, ids, stride)])
+             | beam.Map(_collect))
     out: dict = {}
     for vid, frame in _SINK:  # one element per frame, in any order
         out.setdefault(vid, []).append(frame)

@@ -85,6 +85,11 @@ class Grass:
         m = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         signed = (cv2.distanceTransform(m, cv2.DIST_L2, 5)
                   - cv2.distanceTransform(1 - m, cv2.DIST_L2, 5))[pad:pad + sh, pad:pad + sw]
+        # A mask with no edge at all (grass everywhere, or nowhere) gives OpenCV's
+        # FLT_MAX; every real edge is nearer than the padded frame's diagonal, so cap
+        # there: "farther than anything in view", finite and safe to scale.
+        reach = 2.0 * (pad + max(sh, sw))
+        signed = np.clip(signed, -reach, reach)
         if self.scale < 1:
             signed = cv2.resize(signed, (w, h), interpolation=cv2.INTER_LINEAR) / self.scale
         return signed.astype(np.float32)

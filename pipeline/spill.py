@@ -1,0 +1,177 @@
+"""Spill files: a run's poses, kept in files between the pose stage and the writers.
+
+Why: a shuffle's whole input sits in the local FnApiRunner's memory until the next
+stage starts, so when every pose row crossed three shuffles (to join track ids, to
+gather tracks, to write), memory grew with the match: about 370 MB per minute of
+match.  Now the pose stage's output is written to spill files, a block of frames per
+file, and only references to them (:class:`SpillRef`, a few hundred bytes per block of
+``--range-frames`` frames) and each segment's tracked boxes cross shuffles.  The steps
+that need the frames (tracking a segment, writing a block's rows, gathering a track)
+read them back.
+
+Layout: ``OUTPUT/_spill/<run_id>/<video_id>/<first frame>-<random>.frames`` (the frames
+of one block: a pickle of ``[(frame_index, timestamp_ms, FramePoses)]``, private to the
+run that wrote it) and ``.../<first frame>-<random>.tracks.npz`` (the same block's
+tracked people, by track, for the per-track steps).  A video's folder is removed when
+it is committed or given up; the run's folder when the run ends
+(:meth:`pipeline.commit.RunLock.finish`); a killed run's folder by the next run
+(:func:`pipeline.commit.remove_dead_runs`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+SPILL_DIR = "_spill"
+
+
+def _local(path: str) -> bool:
+    return "://" not in path
+
+
+def _join(*parts: str) -> str:
+    return os.path.join(*parts) if _local(parts[0]) else FileSystems.join(*parts)
+
+
+def spill_root(output: str, run_id: str) -> str:
+    """The folder of one run's spill files."""
+    return _join(output, SPILL_DIR, run_id)
+
+
+def spill_video_dir(output: str, run_id: str, video_id: str) -> str:
+    """The folder of one video's spill files in one run."""
+    return _join(spill_root(output, run_id), video_id)
+
+
+@dataclass(frozen=True)
+class SpillRef:
+    """Where one block of a video's frames was spilled, and what it holds: frames
+    ``first_frame..last_frame`` (video frame indices; ``frames`` of them, not all of
+    that span when other frames went to another block) between ``first_ms`` and
+    ``last_ms`` of container time."""
+
+    path: str
+    video_id: str
+    first_frame: int
+    last_frame: int
+    first_ms: float
+    last_ms: float
+    frames: int
+
+
+def _write(path: str, data: bytes) -> None:
+    if _local(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # a retried bundle never reads a torn file
+    else:
+        with FileSystems.create(path) as fh:
+            fh.write(data)
+
+
+def _read(path: str) -> bytes:
+    if _local(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    with FileSystems.open(path) as fh:
+        return fh.read()
+
+
+def write_frames(root: str, video_id: str, frames: list) -> SpillRef:
+    """Spill ``frames`` (``(frame_index, timestamp_ms, FramePoses)``, any order) of one video."""
+    frames = sorted(frames, key=lambda f: f[0])
+    first = int(frames[0][0])
+    path = _join(root, video_id, f"{first:09d}-{uuid.uuid4().hex[:8]}.frames")
+    _write(path, pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
+    times = [float(f[1]) for f in frames]
+    return SpillRef(path, video_id, first, int(frames[-1][0]), min(times), max(times), len(frames))
+
+
+def read_frames(ref: SpillRef) -> list:
+    """The ``(frame_index, timestamp_ms, FramePoses)`` of a block, in frame order."""
+    return pickle.loads(_read(ref.path))
+
+
+def apply_ids(ref: SpillRef, ids: tuple[np.ndarray, np.ndarray, np.ndarray], stride: int) -> list:
+    """A block's frames with track ids filled in.
+
+    ``ids``: ``(ordinals, det_index, track_id)`` arrays, ordinal = ``frame_index // stride``;
+    ids of frames that are not in this block are ignored, people without one keep -1."""
+    ords, dets, tids = ids
+    frames = read_frames(ref)
+    order = np.argsort(ords, kind="stable")
+    ords, dets, tids = ords[order], dets[order], tids[order]
+    for frame_index, _ts, poses in frames:
+        o = int(frame_index) // stride
+        lo, hi = np.searchsorted(ords, o, "left"), np.searchsorted(ords, o, "right")
+        track_id = np.full(len(poses), -1, np.int64)
+        track_id[dets[lo:hi]] = tids[lo:hi]
+        poses.track_id = track_id
+    return frames
+
+
+# ------------------------------------------------------------------ per-track observations
+
+_FIELDS = ("frame_index", "timestamp_ms", "score", "keypoints", "appearance", "context")
+
+
+def write_track_parts(ref: SpillRef, frames: list) -> tuple[str, list[int]]:
+    """Write the tracked people of a block's (id-filled) frames grouped by track, beside the
+    block; returns the file and the track ids in it."""
+    by_track: dict[int, list] = {}
+    for frame_index, ts, poses in frames:
+        for i, tid in enumerate(poses.track_id.tolist()):
+            if tid >= 0:
+                by_track.setdefault(tid, []).append((frame_index, ts, poses, i))
+    arrays = {}
+    for tid, obs in by_track.items():
+        arrays[f"{tid}.frame_index"] = np.array([o[0] for o in obs], np.int64)
+        arrays[f"{tid}.timestamp_ms"] = np.array([o[1] for o in obs], np.float64)
+        arrays[f"{tid}.score"] = np.array([o[2].score[o[3]] for o in obs], np.float32)
+        arrays[f"{tid}.keypoints"] = np.stack([o[2].keypoints[o[3]] for o in obs]).astype(np.float32)
+        arrays[f"{tid}.appearance"] = np.stack([o[2].appearance[o[3]] for o in obs]).astype(np.float32)
+        arrays[f"{tid}.context"] = np.stack([o[2].context[o[3]] for o in obs]).astype(np.float32)
+    path = ref.path.removesuffix(".frames") + ".tracks.npz"
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _write(path, buf.getvalue())
+    return path, sorted(by_track)
+
+
+def read_track_part(path: str, track_id: int) -> tuple[np.ndarray, ...]:
+    """One track's ``(frame_index, timestamp_ms, score, keypoints, appearance, context)`` in
+    one block (see :class:`tagging.track.sequences.TrackSeq` for shapes)."""
+    # a local .npz is read member by member: a track reads only its own arrays
+    with np.load(path if _local(path) else io.BytesIO(_read(path))) as npz:
+        return tuple(npz[f"{track_id}.{f}"] for f in _FIELDS)
+
+
+def remove_spill(path: str) -> None:
+    """Remove a spill folder (a video's or a whole run's); quiet if it is gone."""
+    if _local(path):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        parent = os.path.dirname(path.rstrip("/"))
+        for folder in (parent, os.path.dirname(parent)):   # the run's and _spill, once empty
+            if SPILL_DIR in folder.split(os.sep):
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+        return
+    try:
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+    except Exception:  # a concurrent clean-up, or an object store that lists lazily
+        pass
+
