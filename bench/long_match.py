@@ -83,16 +83,20 @@ class _People:
         self.pos[:23] = np.clip(self.pos[:23], [0, 0], PITCH_M)
 
 
-def _project(pos: np.ndarray, cam_x: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pitch metres -> feet (x, y) pixels and person height pixels (far side 30 px, near 60)."""
+def _project(pos: np.ndarray, cam_x: float, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch metres -> feet (x, y) pixels and person height pixels (far side 30 px, near 60
+    at 640 x 360; in proportion at other sizes)."""
+    w, h = size
+    k = w / W
     depth = np.clip((pos[:, 1] + 6) / (PITCH_M[1] + 12), 0, 1)       # 0 far touchline .. 1 near
-    scale = W / VIEW_M * (0.6 + 0.5 * depth)
-    x = W / 2 + (pos[:, 0] - cam_x) * scale
-    y = 40 + depth * (H - 50)
-    return np.stack([x, y], 1), 30 + 30 * depth
+    scale = w / VIEW_M * (0.6 + 0.5 * depth)
+    x = w / 2 + (pos[:, 0] - cam_x) * scale
+    y = 40 * k + depth * (h - 50 * k)
+    return np.stack([x, y], 1), k * (30 + 30 * depth)
 
 
-def write_match(minutes: float, out: Path, seed: int = 0) -> tuple[Path, Path, int]:
+def write_match(minutes: float, out: Path, seed: int = 0, size: tuple[int, int] = (W, H)
+                ) -> tuple[Path, Path, int]:
     """Write ``out/match_<m>min.avi`` and ``out/synth/poses/...``; returns (video, tags dir, rows)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -106,49 +110,70 @@ def write_match(minutes: float, out: Path, seed: int = 0) -> tuple[Path, Path, i
     tags = out / "synth"
     part = tags / "poses" / f"video_id={video_id}"
     part.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    width, height = size
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
     schema = file_schema("poses")
     pw = pq.ParquetWriter(str(part / "part-0.parquet"), schema)
     people = _People(rng)
     cam_x = PITCH_M[0] / 2
-    buf: list[dict] = []
+    cols: dict[str, list[np.ndarray]] = {}
+    held = 0
     rows = 0
     phase = rng.uniform(0, 2 * np.pi, len(people.kit))
+    kit_bgr = np.array([KITS[k][::-1] for k in people.kit], np.uint8)
+    background = np.full((height, width, 3), GRASS[::-1], np.uint8)
+
+    def flush():
+        nonlocal held, rows
+        arrays = {c: np.concatenate(v) for c, v in cols.items()}
+        n = len(arrays["frame_index"])
+        table = {f.name: (arrays[f.name] if f.name in arrays else pa.nulls(n, f.type)) for f in schema}
+        pw.write_table(pa.table(table, schema=schema))
+        rows += n
+        cols.clear()
+        held = 0
+
     for f in range(n_frames):
         people.step()
         cam_x += 0.05 * (people.ball[0] - cam_x)
-        feet, height = _project(people.pos, cam_x)
-        frame = np.full((H, W, 3), GRASS[::-1], np.uint8)
+        feet, h = _project(people.pos, cam_x, size)
         speed = np.linalg.norm(people.vel, axis=1)
         phase += 2 * np.pi * (0.5 + 0.35 * speed) / FPS
-        order = np.argsort(feet[:, 1])                       # far people drawn first
-        for i in order:
-            h = height[i]
-            w = 0.4 * h
-            x1, y1 = feet[i, 0] - w / 2, feet[i, 1] - h
-            if x1 + w < 0 or x1 > W:
-                continue
-            kit = KITS[people.kit[i]]
-            cv2.rectangle(frame, (int(x1 + 0.2 * w), int(y1 + 0.2 * h)), (int(x1 + 0.8 * w), int(y1 + 0.55 * h)),
-                          kit[::-1], -1)
-            kp = _TEMPLATE.copy()
-            swing = 0.12 * min(speed[i] / 6, 1) * np.sin(phase[i])
-            kp[[13, 15], 0] += swing
-            kp[[14, 16], 0] -= swing
-            kp[[9], 0] -= swing
-            kp[[10], 0] += swing
-            kp = kp * [w, h] + [x1, y1] + rng.normal(0, 0.6, kp.shape)
-            r = {"frame_index": f, "timestamp_ms": f * 1000 / FPS, "track_id": -1,
-                 "score": np.float32(0.6 + 0.2 * rng.random()), "box_score": np.float32(0.5 + 0.4 * rng.random()),
-                 "bbox_x1": x1, "bbox_y1": y1, "bbox_x2": x1 + w, "bbox_y2": y1 + h}
-            flat = np.concatenate([kp, np.full((17, 1), 0.7)], 1).reshape(-1)
-            r.update(zip(KEYPOINT_COLUMNS, flat.tolist()))
-            buf.append(r)
+        w = 0.4 * h
+        x1, y1 = feet[:, 0] - w / 2, feet[:, 1] - h
+        seen = np.nonzero((x1 + w >= 0) & (x1 <= width))[0]
+        seen = seen[np.argsort(feet[seen, 1], kind="stable")]           # far people drawn first
+        frame = background.copy()
+        for i in seen:
+            cv2.rectangle(frame, (int(x1[i] + 0.2 * w[i]), int(y1[i] + 0.2 * h[i])),
+                          (int(x1[i] + 0.8 * w[i]), int(y1[i] + 0.55 * h[i])), kit_bgr[i].tolist(), -1)
         writer.write(frame)
-        if len(buf) >= 50_000 or f == n_frames - 1:
-            pw.write_table(pa.Table.from_pylist(buf, schema=schema))
-            rows += len(buf)
-            buf = []
+        n = len(seen)
+        if n == 0:
+            continue
+        kp = np.repeat(_TEMPLATE[None], n, 0)
+        swing = 0.12 * np.minimum(speed[seen] / 6, 1) * np.sin(phase[seen])
+        kp[:, [13, 15], 0] += swing[:, None]
+        kp[:, [14, 16], 0] -= swing[:, None]
+        kp[:, 9, 0] -= swing
+        kp[:, 10, 0] += swing
+        kp = kp * np.stack([w[seen], h[seen]], 1)[:, None] + np.stack([x1[seen], y1[seen]], 1)[:, None]
+        kp = kp + rng.normal(0, 0.6, kp.shape)
+        flat = np.concatenate([kp, np.full((n, 17, 1), 0.7)], 2).reshape(n, -1).astype(np.float32)
+        new = {"video_id": np.full(n, video_id, object), "frame_index": np.full(n, f, np.int64),
+               "timestamp_ms": np.full(n, f * 1000 / FPS), "track_id": np.full(n, -1, np.int64),
+               "score": (0.6 + 0.2 * rng.random(n)).astype(np.float32),
+               "box_score": (0.5 + 0.4 * rng.random(n)).astype(np.float32),
+               "bbox_x1": x1[seen].astype(np.float32), "bbox_y1": y1[seen].astype(np.float32),
+               "bbox_x2": (x1[seen] + w[seen]).astype(np.float32), "bbox_y2": (y1[seen] + h[seen]).astype(np.float32)}
+        new.update({c: flat[:, j] for j, c in enumerate(KEYPOINT_COLUMNS)})
+        for c, v in new.items():
+            cols.setdefault(c, []).append(v)
+        held += n
+        if held >= 50_000:
+            flush()
+    if held:
+        flush()
     pw.close()
     writer.release()
     # commit the synthetic poses as a run would, so that readers (replay) see them
@@ -181,20 +206,27 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[9.0, 90.0])
     ap.add_argument("--workdir", help="keep the synthetic inputs and outputs here (default: a temp dir)")
+    ap.add_argument("--size", default=f"{W}x{H}", help="frame size of the synthetic video, WxH (default %(default)s); "
+                    "people scale with it")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        assert len(size) == 2 and min(size) >= 64
+    except (ValueError, AssertionError):
+        ap.error(f"--size: expected WxH, at least 64 px each; got {args.size!r}")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="matchtag-longmatch-"))
     results = []
     for m in args.minutes:
         t = time.perf_counter()
-        video, tags, rows = write_match(m, work / f"{m:g}min")
+        video, tags, rows = write_match(m, work / f"{m:g}min", size=size)
         made = time.perf_counter() - t
         r = replay(video, tags, work / f"{m:g}min" / "out")
         from tagging.tables.queries import read_table
 
         out = work / f"{m:g}min" / "out"
         tracks = read_table(out, "tracks")
-        res = {"minutes": m, "frames": int(m * 60 * FPS), "pose_rows": rows, "synth_s": round(made, 1),
+        res = {"minutes": m, "size": f"{size[0]}x{size[1]}", "frames": int(m * 60 * FPS), "pose_rows": rows, "synth_s": round(made, 1),
                "exit_code": r["rc"], "wall_s": round(r["wall_s"], 1), "cpu_s": round(r["cpu_s"], 1),
                "peak_rss_mb": round(r["peak_rss_mb"], 1),
                "tracks": len(tracks), "teams": tracks.team.value_counts(dropna=False).to_dict()}

@@ -231,19 +231,19 @@ def test_rerun_with_skip_existing_repairs_a_missing_file(replay_setup, tmp_path)
 
 
 def test_full_disk_fails_only_the_video_it_hits(replay_setup, tmp_path, monkeypatch):
-    import pipeline.write
+    import pipeline.transforms
 
     out = tmp_path / "o"
     shutil.copytree(replay_setup["seeded"], out)
     before = read_tables(out)
-    real = pipeline.write.write_part
+    real = pipeline.transforms.write_part   # poses files are written per block, after tracking
 
     def no_space(output, run_id, table, video_id, part, rows):
         if video_id == "v1" and table == "poses":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{output}/poses/video_id=v1")
         return real(output, run_id, table, video_id, part, rows)
 
-    monkeypatch.setattr(pipeline.write, "write_part", no_space)
+    monkeypatch.setattr(pipeline.transforms, "write_part", no_space)
     assert main(["run", *replay_setup["args"], "--output", str(out)]) == 1
     after = read_tables(out)
     v = after["videos"].set_index("video_id")
