@@ -364,8 +364,9 @@ class RunLock:
             os.rename(tmp, final)
             remove_dead_runs(self.output)
         else:
-            try:  # files of runs older than REMOTE_GRACE_S that no record names
+            try:  # files of runs older than REMOTE_GRACE_S that no record names, and their spills
                 collect_garbage(self.output)
+                _remove_old_remote_spills(self.output)
             except Exception as exc:  # a listing error must not stop the run
                 LOG.warning("%s: could not look for files of earlier runs: %s", self.output, exc)
         return self
@@ -388,6 +389,18 @@ class RunLock:
             except OSError:
                 pass  # other runs hold locks here
             self._fh.close()
+
+
+def _remove_old_remote_spills(output: str) -> None:
+    """On object stores: spill files (``_spill/<run_id>/<video>/<file>``) of runs that are over."""
+    pattern = FileSystems.join(output, SPILL_DIR, "*", "*", "*")
+    runs: set[str] = set()
+    for result in FileSystems.match([pattern]):
+        for m in result.metadata_list:
+            runs.add(m.path[len(output.rstrip("/")) + 1:].split("/")[1])
+    for run_id in runs:
+        if not run_is_live(output, run_id):
+            remove_spill(spill_root(output, run_id))
 
 
 def _tmp_lock_name(run_id: str) -> str:

@@ -169,9 +169,10 @@ def remove_spill(path: str) -> None:
                 except OSError:
                     pass
         return
-    try:
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
+    try:  # object stores have no folders: delete every object under the prefix
+        found = FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list
+        if found:
+            FileSystems.delete([m.path for m in found])
     except Exception:  # a concurrent clean-up, or an object store that lists lazily
         pass
 
