@@ -264,18 +264,20 @@ def test_evaluate_tags_prints_no_library_notice(tag_sample, tmp_path):
     assert done.stderr.strip() == "", done.stderr
 
 
-def _hidden_crossing(frames: int = 60):
-    """A stands near the camera; B walks right behind him (hidden, so missed, while he
-    covers half of B); C walks the other way behind him and shows up where B's lost
-    track is heading.  Returns boxes, scores and the true person (0 A, 1 B, 2 C) of each."""
+def _hidden_crossing(fps: float):
+    """A stands near the camera; B walks right behind him at 100 px/s (hidden, so missed,
+    while A covers half of B); from 0.8 s C walks left at 50 px/s behind A and shows up
+    where B's lost track is heading.  2.4 s at ``fps``.  Returns boxes, scores and the
+    true person (0 A, 1 B, 2 C) of each box."""
     xyxy, score, src = [], [], []
-    for f in range(frames):
+    for f in range(int(round(2.4 * fps))):
+        t = f / fps
         a = np.array([200.0, 300.0, 250.0, 430.0])
-        b = np.array([100.0 + 4 * f, 300.0, 140.0 + 4 * f, 400.0])
-        c = np.array([190.0 - 2 * f, 298.0, 230.0 - 2 * f, 398.0])
+        b = np.array([100.0 + 100 * t, 300.0, 140.0 + 100 * t, 400.0])
+        c = np.array([190.0 - 50 * t, 298.0, 230.0 - 50 * t, 398.0])
         boxes, who = [a], [0]
         for k, box in ((1, b), (2, c)):
-            if (k == 1 or f >= 20) and cover_share(np.stack([box, a]))[0] < 0.5:
+            if (k == 1 or t >= 0.8) and cover_share(np.stack([box, a]))[0] < 0.5:
                 boxes.append(box)
                 who.append(k)
         xyxy.append(np.stack(boxes))
@@ -285,13 +287,14 @@ def _hidden_crossing(frames: int = 60):
 
 
 @pytest.mark.parametrize("mode", ["online", "offline"])
-def test_crowd_gate_keeps_a_hidden_players_track_off_the_next_box(mode):
+@pytest.mark.parametrize("fps", [25.0, 7.0])
+def test_crowd_gate_keeps_a_hidden_players_track_off_the_next_box(mode, fps):
     """The loose first-stage gate lets B's lost track take C's box as C appears beside
     the nearer A (a swap); the crowding-aware gate needs IoU 0.5 there and leaves a break."""
-    xyxy, score, src = _hidden_crossing()
+    xyxy, score, src = _hidden_crossing(fps)
 
     def mixed(cfg):
-        return [t.track_id for t in track_video(xyxy, score, cfg, mode)
+        return [t.track_id for t in track_video(xyxy, score, cfg, mode, fps=fps)
                 if len({int(src[f][d]) for f, d in zip(t.frame[t.observed], t.det_index[t.observed])}) > 1]
 
     assert mixed(replace(TrackerConfig(), crowd_cover=0.0)), "the scene no longer provokes a swap"
