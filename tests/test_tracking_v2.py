@@ -299,3 +299,21 @@ def test_crowd_gate_keeps_a_hidden_players_track_off_the_next_box(mode, fps):
 
     assert mixed(replace(TrackerConfig(), crowd_cover=0.0)), "the scene no longer provokes a swap"
     assert mixed(replace(TrackerConfig(), crowd_cover=0.3)) == []
+
+
+def test_bench_set_parses_tracker_changes_and_refuses_unknown_fields(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "tracking_vs_peers.py"
+    spec = importlib.util.spec_from_file_location("tracking_vs_peers", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)      # its dataclasses look themselves up there
+    spec.loader.exec_module(bench)
+    assert bench.config_changes(["crowd_cover=0.3", "crowd_tracked_only=True"]) == {
+        "crowd_cover": 0.3, "crowd_tracked_only": True}
+    assert bench.config_changes(None) == {}
+    for bad in (["crowd=0.3"], ["crowd_cover"], ["crowd_cover=lots"]):
+        with pytest.raises(SystemExit, match="--set"):
+            bench.config_changes(bad)
