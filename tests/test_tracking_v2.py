@@ -286,19 +286,59 @@ def _hidden_crossing(fps: float):
     return xyxy, score, src
 
 
+def _stepping_out(fps: float):
+    """A stands near the camera; B walks right behind him at 100 px/s; in the frame B goes
+    behind A (half covered, so missed), C is first seen beside A, 10 px from B's path, and
+    walks left at 50 px/s.  2.4 s at ``fps``; boxes, scores and true person as above."""
+    xyxy, score, src, c_from = [], [], [], None
+    for f in range(int(round(2.4 * fps))):
+        t = f / fps
+        a = np.array([200.0, 300.0, 250.0, 430.0])
+        b = np.array([100.0 + 100 * t, 300.0, 140.0 + 100 * t, 400.0])
+        boxes, who = [a], [0]
+        if cover_share(np.stack([b, a]))[0] < 0.5:
+            boxes.append(b)
+            who.append(1)
+        elif c_from is None:
+            c_from = t
+        if c_from is not None:
+            boxes.append(np.array([150.0 - 50 * (t - c_from), 298.0, 190.0 - 50 * (t - c_from), 398.0]))
+            who.append(2)
+        xyxy.append(np.stack(boxes))
+        score.append(np.full(len(boxes), 0.9))
+        src.append(np.array(who))
+    return xyxy, score, src
+
+
+def _mixed_tracks(scene, cfg, mode, fps):
+    """Ids of the tracks that hold boxes of more than one person."""
+    xyxy, score, src = scene
+    return [t.track_id for t in track_video(xyxy, score, cfg, mode, fps=fps)
+            if len({int(src[f][d]) for f, d in zip(t.frame[t.observed], t.det_index[t.observed])}) > 1]
+
+
 @pytest.mark.parametrize("mode", ["online", "offline"])
 @pytest.mark.parametrize("fps", [25.0, 7.0])
-def test_crowd_gate_keeps_a_hidden_players_track_off_the_next_box(mode, fps):
+def test_crowd_gate_keeps_a_lost_players_track_off_the_next_box(mode, fps):
     """The loose first-stage gate lets B's lost track take C's box as C appears beside
     the nearer A (a swap); the crowding-aware gate needs IoU 0.5 there and leaves a break."""
-    xyxy, score, src = _hidden_crossing(fps)
+    scene = _hidden_crossing(fps)
+    gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=False)
+    assert _mixed_tracks(scene, replace(gate, crowd_cover=0.0), mode, fps), "the scene no longer provokes a swap"
+    assert _mixed_tracks(scene, gate, mode, fps) == []
 
-    def mixed(cfg):
-        return [t.track_id for t in track_video(xyxy, score, cfg, mode, fps=fps)
-                if len({int(src[f][d]) for f, d in zip(t.frame[t.observed], t.det_index[t.observed])}) > 1]
 
-    assert mixed(replace(TrackerConfig(), crowd_cover=0.0)), "the scene no longer provokes a swap"
-    assert mixed(replace(TrackerConfig(), crowd_cover=0.3)) == []
+@pytest.mark.parametrize("mode", ["online", "offline"])
+@pytest.mark.parametrize("fps", [25.0, 7.0])
+def test_crowd_gate_keeps_a_just_hidden_players_track_off_the_box_beside_him(mode, fps):
+    """B's track, seen in the last frame and behind the nearer A, would take the box of C,
+    first seen beside A as B goes behind him; both forms of the gate refuse it."""
+    scene = _stepping_out(fps)
+    assert _mixed_tracks(scene, replace(TrackerConfig(), crowd_cover=0.0), mode, fps), \
+        "the scene no longer provokes a swap"
+    for tracked_only in (True, False):
+        gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=tracked_only)
+        assert _mixed_tracks(scene, gate, mode, fps) == []
 
 
 def test_bench_set_parses_tracker_changes_and_refuses_unknown_fields(monkeypatch):
