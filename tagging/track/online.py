@@ -57,12 +57,13 @@ class TrackerConfig:
     # or the box is covered that much by a nearer box of the frame, the pair needs IoU >=
     # ``crowd_match_iou`` instead of ``match_iou``.  An isolated player keeps the loose gate that
     # follows fast motion; behind another, his track may not take a box a loose IoU reaches.
-    # 0 = off, the default: 0.3 took TUD-Stadtmitte from 0.594 to 0.811 IDF1 but cost 0.06
-    # on SportsMOT v1 (docs/tracking.md)
-    crowd_cover: float = 0.0
+    # 0 = off.  Default 0.3 with ``crowd_tracked_only``: level on SportsMOT (v1 -0.004, v2 +0.001
+    # IDF1, all 45), TUD-Stadtmitte 0.594 -> 0.740; without ``crowd_tracked_only`` TUD 0.811 but
+    # SportsMOT v1 -0.06 (docs/tracking.md)
+    crowd_cover: float = 0.3
     crowd_match_iou: float = 0.5
     crowd_boxes: bool = True          # also judge crowding among the frame's boxes, not only the tracks'
-    crowd_tracked_only: bool = False  # hold only tracks seen in the last frame (lost ones re-acquire loosely)
+    crowd_tracked_only: bool = True   # hold only tracks seen in the last frame (lost ones re-acquire loosely)
     fuse_score: bool = False          # rank first-stage pairs by IoU * score (ByteTrack's MOT17 setting);
                                       # off: a detector's score says nothing about *which* player it is
     gate_chi2: float = 0.0            # Kalman gate for tracked tracks: max squared Mahalanobis
