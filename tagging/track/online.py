@@ -139,6 +139,9 @@ class TrackerConfig:
             raise ValueError(f"need 0 <= low_score <= high_score <= 1; got {self.low_score}, {self.high_score}")
         if self.max_lost_frames < 0 or self.tentative_max_lost_frames < 0:
             raise ValueError("max_lost_frames and tentative_max_lost_frames must be >= 0")
+        if not (0 <= self.crowd_cover <= 1 and 0 <= self.crowd_match_iou <= 1):
+            raise ValueError(f"crowd_cover and crowd_match_iou are shares in 0..1; got {self.crowd_cover}, "
+                             f"{self.crowd_match_iou}")
 
 
 @dataclass
