@@ -2,6 +2,7 @@
 
     python bench/tracking_vs_peers.py --gt ../shared/data/tracking/sportsmot_train [--noise-seed 0]
         [--noise-protocol v1|v2] [--max-seqs N] [--workers 2] [--json] [--tune]
+        [--set crowd_cover=0.3 ...] [--seq-step 3]
     python bench/tracking_vs_peers.py --tags RUN_DIR --gt SEQ/gt.txt --video VIDEO [--video-id ID]
         [--cache FILE.npz] [--subsample K] [--json]
 
@@ -259,9 +260,12 @@ def real_pixels(args) -> int:
 
     rows["matchtag default (offline, re-link on)"] = ours()
     rows["matchtag, --relink off"] = ours(relink_max_cost=0.0)
-    # not defaults (docs/tracking.md: SportsMOT does not support them); shown for the record
-    rows["matchtag, contact_cover 0.5"] = ours(contact_cover=0.5)
-    rows["matchtag, contact_cover 0.5, match_iou 0.5"] = ours(contact_cover=0.5, match_iou=0.5)
+    # the default before the crowd gate, and settings SportsMOT does not support (docs/tracking.md)
+    rows["matchtag, crowd gate off (default before)"] = ours(crowd_cover=0.0)
+    rows["matchtag, crowd gate on lost tracks too"] = ours(crowd_tracked_only=False)
+    rows["matchtag, gate off, contact_cover 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5)
+    rows["matchtag, gate off, contact+match_iou 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5,
+                                                          match_iou=0.5)
     for name, peer in PEERS.items():
         rows[f"{name}, defaults"] = peer(DEFAULTS[name])(dets, seq)
     results = {label: score_tracks(seq, out) for label, out in rows.items()}
@@ -276,6 +280,27 @@ def real_pixels(args) -> int:
         print(f"{label:44s}{m['IDF1']:8.3f}{m['HOTA']:8.3f}{m['MOTA']:8.3f}{m['id_switches']:6d}"
               f"  {m['ids_out']} / {m['ids_in_gt']}")
     return 0
+
+
+def config_changes(pairs: list[str] | None) -> dict:
+    """``["crowd_cover=0.3", ...]`` -> TrackerConfig field changes, values parsed as Python literals."""
+    import ast
+    from dataclasses import fields
+
+    from tagging.track.online import TrackerConfig
+
+    names = {f.name for f in fields(TrackerConfig)}
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in names:
+            raise SystemExit(f"tracking_vs_peers.py: error: --set {pair!r}: need FIELD=VALUE with a "
+                             f"TrackerConfig field")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"tracking_vs_peers.py: error: --set {pair!r}: {value!r} is not a number or bool")
+    return out
 
 
 def tune(args) -> None:
@@ -309,6 +334,10 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune", action="store_true", help="try the peers' CANDIDATES on every third sequence")
+    parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
+                        help="simulated: run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3)")
+    parser.add_argument("--seq-step", type=int, default=1,
+                        help="simulated: every K-th sequence in name order (3: the 15 used while tuning)")
     parser.add_argument("--only", nargs="+", metavar="TRACKER",
                         help="run only these contenders (names as printed); detections are the same per seed")
     args = parser.parse_args(argv)
@@ -325,8 +354,13 @@ def main(argv=None) -> int:
     if args.tune:
         tune(args)
         return 0
-    contenders = {"matchtag (offline)": matchtag_tracker("offline"),
-                  "matchtag (online)": matchtag_tracker("online"),
+    from dataclasses import replace
+
+    from tagging.track.online import TrackerConfig
+
+    ours = replace(TrackerConfig(), **config_changes(args.changes))
+    contenders = {"matchtag (offline)": matchtag_tracker("offline", ours),
+                  "matchtag (online)": matchtag_tracker("online", ours),
                   **{name: PEERS[name](TUNED[name]) for name in PEERS},
                   "ceiling (perfect ids)": PerfectIdentities()}
     if args.only:
@@ -334,7 +368,10 @@ def main(argv=None) -> int:
         if unknown:
             parser.error(f"unknown tracker(s) {sorted(unknown)}; choose from {sorted(contenders)}")
         contenders = {k: v for k, v in contenders.items() if k in args.only}
-    results = evaluate_trackers(args.gt, contenders, seed=args.noise_seed, names=args.seqs,
+    names = args.seqs
+    if args.seq_step > 1:
+        names = [p.name for p in find_sequences(args.gt) if not args.seqs or p.name in args.seqs][::args.seq_step]
+    results = evaluate_trackers(args.gt, contenders, seed=args.noise_seed, names=names,
                                 max_seqs=args.max_seqs, workers=args.workers, protocol=protocol,
                                 frame_step=args.frame_step)
     if args.json:

@@ -116,6 +116,8 @@ def test_config_is_validated():
         TrackerConfig(low_score=0.6, high_score=0.5)
     with pytest.raises(ValueError, match="max_lost_frames"):
         TrackerConfig(max_lost_frames=-1)
+    with pytest.raises(ValueError, match="crowd_cover"):
+        TrackerConfig(crowd_cover=1.5)
 
 
 def test_update_rejects_mismatched_scores():

@@ -262,3 +262,98 @@ def test_evaluate_tags_prints_no_library_notice(tag_sample, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["IDF1"] == pytest.approx(1.0)
     assert done.stderr.strip() == "", done.stderr
+
+
+def _hidden_crossing(fps: float):
+    """A stands near the camera; B walks right behind him at 100 px/s (hidden, so missed,
+    while A covers half of B); from 0.8 s C walks left at 50 px/s behind A and shows up
+    where B's lost track is heading.  2.4 s at ``fps``.  Returns boxes, scores and the
+    true person (0 A, 1 B, 2 C) of each box."""
+    xyxy, score, src = [], [], []
+    for f in range(int(round(2.4 * fps))):
+        t = f / fps
+        a = np.array([200.0, 300.0, 250.0, 430.0])
+        b = np.array([100.0 + 100 * t, 300.0, 140.0 + 100 * t, 400.0])
+        c = np.array([190.0 - 50 * t, 298.0, 230.0 - 50 * t, 398.0])
+        boxes, who = [a], [0]
+        for k, box in ((1, b), (2, c)):
+            if (k == 1 or t >= 0.8) and cover_share(np.stack([box, a]))[0] < 0.5:
+                boxes.append(box)
+                who.append(k)
+        xyxy.append(np.stack(boxes))
+        score.append(np.full(len(boxes), 0.9))
+        src.append(np.array(who))
+    return xyxy, score, src
+
+
+def _stepping_out(fps: float):
+    """A stands near the camera; B walks right behind him at 100 px/s; in the frame B goes
+    behind A (half covered, so missed), C is first seen beside A, 10 px from B's path, and
+    walks left at 50 px/s.  2.4 s at ``fps``; boxes, scores and true person as above."""
+    xyxy, score, src, c_from = [], [], [], None
+    for f in range(int(round(2.4 * fps))):
+        t = f / fps
+        a = np.array([200.0, 300.0, 250.0, 430.0])
+        b = np.array([100.0 + 100 * t, 300.0, 140.0 + 100 * t, 400.0])
+        boxes, who = [a], [0]
+        if cover_share(np.stack([b, a]))[0] < 0.5:
+            boxes.append(b)
+            who.append(1)
+        elif c_from is None:
+            c_from = t
+        if c_from is not None:
+            boxes.append(np.array([150.0 - 50 * (t - c_from), 298.0, 190.0 - 50 * (t - c_from), 398.0]))
+            who.append(2)
+        xyxy.append(np.stack(boxes))
+        score.append(np.full(len(boxes), 0.9))
+        src.append(np.array(who))
+    return xyxy, score, src
+
+
+def _mixed_tracks(scene, cfg, mode, fps):
+    """Ids of the tracks that hold boxes of more than one person."""
+    xyxy, score, src = scene
+    return [t.track_id for t in track_video(xyxy, score, cfg, mode, fps=fps)
+            if len({int(src[f][d]) for f, d in zip(t.frame[t.observed], t.det_index[t.observed])}) > 1]
+
+
+@pytest.mark.parametrize("mode", ["online", "offline"])
+@pytest.mark.parametrize("fps", [25.0, 7.0])
+def test_crowd_gate_keeps_a_lost_players_track_off_the_next_box(mode, fps):
+    """The loose first-stage gate lets B's lost track take C's box as C appears beside
+    the nearer A (a swap); the crowding-aware gate needs IoU 0.5 there and leaves a break."""
+    scene = _hidden_crossing(fps)
+    gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=False)
+    assert _mixed_tracks(scene, replace(gate, crowd_cover=0.0), mode, fps), "the scene no longer provokes a swap"
+    assert _mixed_tracks(scene, gate, mode, fps) == []
+
+
+@pytest.mark.parametrize("mode", ["online", "offline"])
+@pytest.mark.parametrize("fps", [25.0, 7.0])
+def test_crowd_gate_keeps_a_just_hidden_players_track_off_the_box_beside_him(mode, fps):
+    """B's track, seen in the last frame and behind the nearer A, would take the box of C,
+    first seen beside A as B goes behind him; both forms of the gate refuse it."""
+    scene = _stepping_out(fps)
+    assert _mixed_tracks(scene, replace(TrackerConfig(), crowd_cover=0.0), mode, fps), \
+        "the scene no longer provokes a swap"
+    for tracked_only in (True, False):
+        gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=tracked_only)
+        assert _mixed_tracks(scene, gate, mode, fps) == []
+
+
+def test_bench_set_parses_tracker_changes_and_refuses_unknown_fields(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "tracking_vs_peers.py"
+    spec = importlib.util.spec_from_file_location("tracking_vs_peers", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)      # its dataclasses look themselves up there
+    spec.loader.exec_module(bench)
+    assert bench.config_changes(["crowd_cover=0.3", "crowd_tracked_only=True"]) == {
+        "crowd_cover": 0.3, "crowd_tracked_only": True}
+    assert bench.config_changes(None) == {}
+    for bad in (["crowd=0.3"], ["crowd_cover"], ["crowd_cover=lots"]):
+        with pytest.raises(SystemExit, match="--set"):
+            bench.config_changes(bad)
