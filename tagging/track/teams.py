@@ -49,8 +49,8 @@ class TeamConfig:
                                         # give the local pitch colour (else the frame's is used)
     seed: int = 0
     # per-row teams (row_teams): a single detection's colour is noisier than a track's median
-    row_window_s: float = 0.5           # half-width of the window a track's rows vote over
-    row_switch_share: float = 0.75      # share of the window's kit votes for the other kit that
+    row_window_s: float = 0.5           # seconds of a track's rows on either side of a row that vote
+    row_switch_share: float = 0.75      # share of one side's kit votes for the other kit that
                                         # moves a row of a track onto that kit (a swap)
 
 
@@ -309,9 +309,12 @@ def row_teams(track_id: np.ndarray, timestamp_ms: np.ndarray, colours: np.ndarra
     :func:`torso_colours` rows, ``track_teams`` the tracks' teams (:func:`assign_teams`).
 
     - A row of an ``a``/``b`` track carries its track's team, except where the track has
-      changed kit: when, among the track's own rows within ``row_window_s`` seconds, at
-      least ``row_switch_share`` of the kit votes (:func:`classify_colours`) are for the
-      other kit, the row takes that kit (one id over two players of different teams).
+      changed kit (one id over two players of different teams): the row takes the other
+      kit when its own colour (:func:`classify_colours`) says so and, among the track's
+      rows in the ``row_window_s`` seconds before it or in those after it (itself
+      included), at least ``row_switch_share`` of the kit votes are for the other kit; a
+      row without a kit of its own needs both sides to agree.  Each side needs at least
+      ``min_frames`` kit votes, so a lone odd colour changes nothing.
     - ``other`` tracks keep ``other`` on every row.
     - Rows without a track, and rows of tracks without a team, get their own colour's team.
 
@@ -336,12 +339,21 @@ def row_teams(track_id: np.ndarray, timestamp_ms: np.ndarray, colours: np.ndarra
         other_kit = TEAMS[1 - TEAMS.index(team)]
         idx = np.nonzero(track_id == k)[0]
         idx = idx[np.argsort(t[idx], kind="stable")]
+        ts = t[idx]
         votes_other = np.cumsum(np.concatenate([[0], own[idx] == other_kit]))
         votes_kit = np.cumsum(np.concatenate([[0], np.isin(own[idx], TEAMS)]))
-        lo = np.searchsorted(t[idx], t[idx] - window, side="left")
-        hi = np.searchsorted(t[idx], t[idx] + window, side="right")
-        n_other = votes_other[hi] - votes_other[lo]
-        n_kit = votes_kit[hi] - votes_kit[lo]
-        swapped = (n_kit >= config.min_frames) & (n_other >= config.row_switch_share * n_kit)
+        here = np.arange(len(idx))
+        # the rows before a row (itself included) and those after it, each side on its own:
+        # a window centred on the swap would hold half of each player's rows there
+        sides = [(np.searchsorted(ts, ts - window, side="left"), here + 1),
+                 (here, np.searchsorted(ts, ts + window, side="right"))]
+        clear = []
+        for lo, hi in sides:
+            n_kit = votes_kit[hi] - votes_kit[lo]
+            clear.append((n_kit >= config.min_frames)
+                         & (votes_other[hi] - votes_other[lo] >= config.row_switch_share * n_kit))
+        # a row whose own colour says the other kit needs one side to agree; a row without
+        # a kit of its own (no colour, or "other") needs both
+        swapped = np.where(own[idx] == other_kit, clear[0] | clear[1], clear[0] & clear[1])
         out[idx[swapped]] = other_kit
     return out
