@@ -156,3 +156,26 @@ def test_classify_colours_calls_far_and_off_pitch_colours_other():
     assert list(got[:10]) == list(teams[:10])
     assert list(got[10:]) == ["other", "other", None]
     assert team_model(colours, np.where(person < 5, "a", None)) is None   # one kit only: no model
+
+
+def test_pose_teams_reads_the_torso_columns_and_falls_back_to_track_teams():
+    import pandas as pd
+
+    from schemas.tables import TORSO_COLUMNS
+    from tagging.tables.queries import pose_teams
+
+    def kit_of(i, f):
+        return REF if i == 8 else KIT_A if i < 4 or i == 9 else KIT_B
+
+    colours, person, frame = _video(kit_of, 6)
+    track_id = np.where(frame == 0, -1, person)
+    tracks = pd.DataFrame({"track_id": range(10), "team": ["a"] * 4 + ["b"] * 4 + ["other", "a"]})
+    poses = pd.DataFrame({"track_id": track_id, "timestamp_ms": frame * 40.0,
+                          **{c: colours[:, i] for i, c in enumerate(TORSO_COLUMNS)}}, index=np.arange(len(frame)) + 100)
+    got = pose_teams(poses, tracks)
+    assert list(got.index) == list(poses.index)
+    want = [{KIT_A: "a", KIT_B: "b", REF: "other"}[kit_of(p, f)] for p, f in zip(person, frame)]
+    assert list(got) == want
+    # output written before schema version 3 has no torso columns: track teams, none untracked
+    old = pose_teams(poses[["track_id", "timestamp_ms"]], tracks)
+    assert list(old[frame == 0]) == [None] * 10 and list(old[frame > 0]) == [want[i] for i in np.nonzero(frame > 0)[0]]
