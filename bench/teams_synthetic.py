@@ -17,7 +17,8 @@ there (same frame and box corner):
   the kits by the better of the two ways), from each row's own team
   (``tagging.tables.queries.pose_teams``) and from its track's ``tracks.team``;
 - ``officials_other``: referee and assistant rows that got ``other``, and ``staff_other``
-  the same for the staff.
+  the same for the staff;
+- ``teams_by_kit``: how many rows of each drawn kit got each team value.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def score(rows: pd.DataFrame) -> dict:
             out[f"{role}_other_{name}"] = float((g[column] == "other").mean()) if len(g) else None
     out["player_rows"] = len(players)
     out["untracked_player_rows"] = int((players.track_id < 0).sum())
+    for name, column in (("per_row", "team"), ("per_track", "track_team")):
+        out[f"teams_by_kit_{name}"] = {kit: {str(t): int(n) for t, n in g[column].value_counts(dropna=False).items()}
+                                       for kit, g in rows.groupby("kit")}
     return out
 
 
