@@ -15,14 +15,14 @@ Scoring (:func:`evaluate_teams`):
    IoU (Hungarian assignment on IoU, pairs below ``min_iou`` dropped).
 2. Each matched pose row carries its team: its own (a ``team`` column of the pose rows,
    ``tagging.tables.queries.pose_teams``) where given, else its track's (``tracks.team``):
-   ``a``, ``b``, ``other``, or none.  The pipeline's ``a``/``b`` are names, not kits, so the two ways of
-   mapping them onto ``kit_1``/``kit_2`` are both tried and the one with more correct
-   players is used (and reported).
+   ``a``, ``b``, ``other``, or none.  The pipeline's ``a``/``b`` are names, not kits, so
+   the two ways of mapping them onto ``kit_1``/``kit_2`` are both tried and the one with
+   more correct players is used (and reported).
 3. A kit-labelled player (``kit_1``/``kit_2``) is right when its row's team maps to its
-   kit; ``other`` or no team for a player is wrong, and so is a row without a team
-   (a row the tracker left without a track gets none from ``tracks.team``;
-   ``untracked`` counts those rows, ``accuracy_tracked`` leaves them out).  Players with no
-   matching row are counted apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
+   kit; ``other`` or no team for a player is wrong (a row the tracker left without a
+   track has none from ``tracks.team``).  ``untracked`` counts the players on such rows
+   and ``accuracy_tracked`` leaves them out.  Players with no matching row are counted
+   apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
 4. Per track: the kit most of its matched players wear (its majority label); the track
    is right when its ``tracks.team`` maps to that kit.  Tracks that matched players of both kits
    are counted as ``mixed`` (two people under one id, or a box holding two players).
