@@ -332,16 +332,18 @@ def row_teams(track_id: np.ndarray, timestamp_ms: np.ndarray, colours: np.ndarra
     untracked = np.array([v is None for v in of_track])
     out[untracked] = own[untracked]
     window = 1000.0 * config.row_window_s
-    for k in np.unique(track_id[~untracked & (track_id >= 0)]):
-        team = track_teams.get(int(k))
+    kit_vote = (own == TEAMS[0]) | (own == TEAMS[1])
+    # one pass over the rows grouped by track, in time order (a match has ~10^6 rows)
+    order = np.lexsort((t, track_id))
+    starts = np.nonzero(np.diff(track_id[order], prepend=-2) != 0)[0]
+    for idx in np.split(order, starts[1:]):
+        team = track_teams.get(int(track_id[idx[0]])) if track_id[idx[0]] >= 0 else None
         if team not in TEAMS:
             continue
         other_kit = TEAMS[1 - TEAMS.index(team)]
-        idx = np.nonzero(track_id == k)[0]
-        idx = idx[np.argsort(t[idx], kind="stable")]
         ts = t[idx]
         votes_other = np.cumsum(np.concatenate([[0], own[idx] == other_kit]))
-        votes_kit = np.cumsum(np.concatenate([[0], np.isin(own[idx], TEAMS)]))
+        votes_kit = np.cumsum(np.concatenate([[0], kit_vote[idx]]))
         here = np.arange(len(idx))
         # the rows before a row (itself included) and those after it, each side on its own:
         # a window centred on the swap would hold half of each player's rows there
