@@ -91,10 +91,8 @@ def _project(pos: np.ndarray, cam_x: float) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([x, y], 1), 30 + 30 * depth
 
 
-def write_match(minutes: float, out: Path, seed: int = 0, kits: list | None = None) -> tuple[Path, Path, int]:
-    """Write ``out/match_<m>min.avi`` and ``out/synth/poses/...``; returns (video, tags dir, rows).
-    ``kits``, when given, gets one ``(frame_index, bbox_x1, bbox_y1, kit)`` per pose row
-    (kit: a key of ``KITS``), the truth for bench/teams_synthetic.py."""
+def write_match(minutes: float, out: Path, seed: int = 0) -> tuple[Path, Path, int]:
+    """Write ``out/match_<m>min.avi`` and ``out/synth/poses/...``; returns (video, tags dir, rows)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -145,8 +143,6 @@ def write_match(minutes: float, out: Path, seed: int = 0, kits: list | None = No
             flat = np.concatenate([kp, np.full((17, 1), 0.7)], 1).reshape(-1)
             r.update(zip(KEYPOINT_COLUMNS, flat.tolist()))
             buf.append(r)
-            if kits is not None:
-                kits.append((f, x1, y1, people.kit[i]))
         writer.write(frame)
         if len(buf) >= 50_000 or f == n_frames - 1:
             pw.write_table(pa.Table.from_pylist(buf, schema=schema))
