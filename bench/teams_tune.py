@@ -1,12 +1,14 @@
 """Team assignment on a stored run, re-clustered in memory, scored against hand labels.
 
     python bench/teams_tune.py TAGS_DIR VIDEO --labels tests/data/dfl_teams/labels.csv \
-        [--colours box|keypoints] [--set field=value ...] [--split all|tune|held_out] [--json]
+        [--colours box|keypoints] [--teams tracks|rows] [--set field=value ...] [--grid F=V1,V2] [--json]
 
 Reads the video's pose rows and stored track ids from TAGS_DIR (no pose inference), takes
 every person's torso colour from the decoded frames with ``tagging.track.teams`` under the
 given ``TeamConfig`` fields, clusters the tracks as ``tracks.team`` is made, and scores the
-result with ``tagging.evaluate.teams``.  ``--colours box`` is what a default run computes
+result with ``tagging.evaluate.teams``: each row's track's team (``--teams tracks``), or each
+row's own team (``--teams rows``, ``tagging.track.teams.row_teams``, as ``matchtag evaluate
+teams`` scores by default).  ``--colours box`` is what a default run computes
 (the box band, before keypoints exist); ``keypoints`` is what ``--pose replay`` computes.
 It is the loop used to tune ``TeamConfig``: tune on ``--split tune``, report ``held_out``.
 The figure to quote comes from ``matchtag evaluate teams`` on a real run, not from here.
@@ -21,13 +23,14 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tagging.evaluate.teams import evaluate_teams, format_report, read_team_labels  # noqa: E402
 from tagging.tables.load import load_tracks  # noqa: E402
 from tagging.tables.queries import poses_by_frame  # noqa: E402
-from tagging.track.teams import TeamConfig, assign_teams, torso_colours, track_colour  # noqa: E402
+from tagging.track.teams import TeamConfig, assign_teams, row_teams, torso_colours, track_colour  # noqa: E402
 
 
 def _config(pairs: list[str]) -> TeamConfig:
@@ -48,6 +51,8 @@ def main() -> int:
     ap.add_argument("--labels", required=True)
     ap.add_argument("--video-id", dest="video_id", help="default: the only video in TAGS")
     ap.add_argument("--colours", choices=("box", "keypoints"), default="box")
+    ap.add_argument("--teams", choices=("tracks", "rows"), default="tracks",
+                    help="score each row's track's team or each row's own team (row_teams)")
     ap.add_argument("--set", dest="fields", action="append", default=[], metavar="FIELD=VALUE")
     ap.add_argument("--grid", metavar="FIELD=V1,V2,...",
                     help="re-cluster once per value of a clustering field (colours are computed once) "
@@ -63,9 +68,10 @@ def main() -> int:
 
     cap = cv2.VideoCapture(args.video)
     by_track: dict[int, list] = {}
-    rows = []
+    rows, row_colours = [], []
     index = 0
     frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0       # timestamps only space a track's row votes
     for frame_index, poses in poses_by_frame(args.tags, video_id, 0, frame_count):
         while index <= frame_index:
             ok, bgr = cap.read()
@@ -78,23 +84,32 @@ def main() -> int:
         for tid, box, colour in zip(poses.track_id.tolist(), poses.xyxy, colours):
             if tid >= 0:
                 by_track.setdefault(tid, []).append(colour)
-            rows.append((frame_index, tid, *box.tolist()))
+            rows.append((frame_index, 1000.0 * frame_index / fps, tid, *box.tolist()))
+            row_colours.append(colour)
     per_track = {t: c for t, cols in by_track.items() if (c := track_colour(cols, config)) is not None}
-    teams = assign_teams(per_track, config) if per_track else {}
 
     import pandas as pd
 
-    pose_rows = pd.DataFrame(rows, columns=["frame_index", "track_id", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"])
+    pose_rows = pd.DataFrame(rows, columns=["frame_index", "timestamp_ms", "track_id",
+                                            "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"])
+
+    def scored(cfg):
+        track_teams = assign_teams(per_track, cfg) if per_track else {}
+        if args.teams == "rows":
+            pose_rows["team"] = row_teams(pose_rows.track_id.to_numpy(), pose_rows.timestamp_ms.to_numpy(),
+                                          np.asarray(row_colours, np.float32), track_teams, cfg)
+        return evaluate_teams(labels, pose_rows, track_teams), track_teams
+
     if args.grid:
         name, _, values = args.grid.partition("=")
         for value in values.split(","):
-            cfg = _config([*args.fields, f"{name}={value}"])
-            r = evaluate_teams(labels, pose_rows, assign_teams(per_track, cfg))
+            r, _ = scored(_config([*args.fields, f"{name}={value}"]))
             print(f"{name}={value}: " + "  ".join(
                 f"{split} {r[split]['right']}/{r[split]['matched']} = {100 * (r[split]['accuracy'] or 0):.1f}%"
                 for split in ("all", "tune", "held_out")))
         return 0
-    result = evaluate_teams(labels, pose_rows, teams)
+    result, teams = scored(config)
+    result["teams_from"] = args.teams
     result["config"] = dataclasses.asdict(config)
     result["colours"] = args.colours
     if args.show_tracks:

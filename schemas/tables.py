@@ -25,7 +25,8 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 )
 
 # 2: the balls table; the poses table's context columns.
-SCHEMA_VERSION = "2"
+# 3: the poses table's torso colour columns (per-row teams).
+SCHEMA_VERSION = "3"
 PARTITION_COLUMN = "video_id"
 TABLES = ("videos", "poses", "tracks", "events", "balls")
 # Tables added after schema version 1: an output root written before them has no files of
@@ -39,6 +40,12 @@ MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "awa
 # against the grass edge (defined in tagging.core.types, which takes the names from here).
 CONTEXT_COLUMNS: tuple[str, ...] = ("ball_known", "ball_dx", "ball_dy", "ball_score",
                                     "pitch", "feet_grass_px", "feet_grass_h")
+
+# Per-person torso colour in the poses table (tagging.track.teams.torso_colours): median
+# CIELAB of the torso on OpenCV's 8-bit scale (L* 0..255, a*/b* offset by 128) and the
+# share of the box that is pitch (0..1).  Each row's team is read from them
+# (tagging.tables.queries.pose_teams).
+TORSO_COLUMNS: tuple[str, ...] = ("torso_l", "torso_a", "torso_b", "torso_pitch_share")
 
 KEYPOINT_COLUMNS: tuple[str, ...] = tuple(
     f"{name}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score"))
@@ -98,6 +105,9 @@ POSES = pa.schema([
     # Scene context of the person (tagging.core.types.CONTEXT_COLUMNS; null = unknown, and
     # always null in output written before schema version 2).
     *[pa.field(c, pa.float32()) for c in CONTEXT_COLUMNS],
+    # Torso colour (TORSO_COLUMNS; null = too few usable pixels, and always null in output
+    # written before schema version 3).
+    *[pa.field(c, pa.float32()) for c in TORSO_COLUMNS],
 ], metadata=_meta("poses", **{"matchtag.keypoint_layout": _KEYPOINT_LAYOUT,
                               "matchtag.keypoint_names": ",".join(KEYPOINT_NAMES)}))
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_NAMES, RUNS, TABLES, file_schema
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_NAMES, RUNS, TABLES, TORSO_COLUMNS, file_schema
 from tagging.tables.store import CommitRecord, commit_local
 
 FPS = 25.0
@@ -83,7 +83,7 @@ def _video_tables(duration_s: int, teams: dict, events: list) -> tuple[dict, lis
              "bbox_x2": kp[..., 0].max(1), "bbox_y2": kp[..., 1].max(1)}
     for i, name in enumerate(KEYPOINT_NAMES):
         poses.update({f"{name}_x": kp[:, i, 0], f"{name}_y": kp[:, i, 1], f"{name}_score": kp[:, i, 2]})
-    poses.update({c: [None] * len(f) for c in CONTEXT_COLUMNS})          # scene context unknown
+    poses.update({c: [None] * len(f) for c in (*CONTEXT_COLUMNS, *TORSO_COLUMNS)})   # context, colour unknown
     tracks = [{"track_id": tid, "first_frame": 0, "last_frame": int(frames[-1] * STRIDE), "first_ms": 0.0,
                "last_ms": float(frames[-1] * 1000), "frame_count": len(frames), "mean_score": 0.8, "team": team}
               for tid, team in teams.items()]

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import KEYPOINT_COLUMNS, PARTITION_COLUMN, SCHEMA_VERSION, TABLE_SCHEMAS, TABLES, file_schema
-from schemas.tables import CONTEXT_COLUMNS
+from schemas.tables import CONTEXT_COLUMNS, TORSO_COLUMNS
 from tagging.core.keypoints import KEYPOINT_NAMES
 from tagging.core.types import Event, FramePoses
 from tagging.tables.rows import event_row, pose_rows, track_row
@@ -61,10 +61,10 @@ def test_poses_keypoint_columns_in_coco_order():
     poses = TABLE_SCHEMAS["poses"]
     kp_fields = [f for f in poses if f.name in KEYPOINT_COLUMNS]
     assert [f.name for f in kp_fields] == list(KEYPOINT_COLUMNS)
-    # contiguous, after the box columns, before the scene context
+    # contiguous, after the box columns, before the scene context and the torso colour
     assert poses.names[10:61] == list(KEYPOINT_COLUMNS)
-    assert poses.names[61:] == list(CONTEXT_COLUMNS)
-    assert all(poses.field(c).nullable for c in CONTEXT_COLUMNS)
+    assert poses.names[61:] == [*CONTEXT_COLUMNS, *TORSO_COLUMNS]
+    assert all(poses.field(c).nullable for c in (*CONTEXT_COLUMNS, *TORSO_COLUMNS))
     assert poses.names[:10] == ["video_id", "frame_index", "timestamp_ms", "track_id", "score",
                                 "box_score", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]
     assert all(f.type == pa.float32() and not f.nullable for f in kp_fields)
@@ -109,9 +109,18 @@ def test_pose_rows_values():
     assert r1["right_ankle_x"] == 16.5 and r1["right_ankle_y"] == 132.0
     assert r1["right_ankle_score"] == pytest.approx(0.9)
     assert r0["left_wrist_x"] == 9.5 and r0["left_wrist_y"] == 18.0
-    # plain Python types, not numpy scalars; unknown context is null
-    assert all(type(v) in (str, int, float) for k, v in r0.items() if k not in CONTEXT_COLUMNS)
-    assert all(r0[c] is None for c in CONTEXT_COLUMNS)
+    # plain Python types, not numpy scalars; unknown context and torso colour are null
+    unknown = (*CONTEXT_COLUMNS, *TORSO_COLUMNS)
+    assert all(type(v) in (str, int, float) for k, v in r0.items() if k not in unknown)
+    assert all(r0[c] is None for c in unknown)
+
+
+def test_pose_rows_carry_the_torso_colour():
+    poses = _frame_poses()
+    poses.appearance = np.array([[120.0, 90.0, 170.0, 0.5], [np.nan, np.nan, np.nan, 0.25]], np.float32)
+    r0, r1 = pose_rows("vid", 12, 480.0, poses)
+    assert [r0[c] for c in TORSO_COLUMNS] == [120.0, 90.0, 170.0, 0.5]
+    assert [r1[c] for c in TORSO_COLUMNS] == [None, None, None, 0.25]
 
 
 def test_pose_rows_empty_frame():

@@ -240,7 +240,9 @@ def _evaluate_events(args) -> int:
 
 def _evaluate_teams(args) -> int:
     from tagging.evaluate.teams import TeamLabelsError, evaluate_teams, format_report, read_team_labels
+    from schemas.tables import TORSO_COLUMNS
     from tagging.tables.load import load_poses, load_tracks
+    from tagging.tables.queries import pose_teams
 
     try:
         labels = read_team_labels(args.labels)
@@ -257,11 +259,16 @@ def _evaluate_teams(args) -> int:
         log(f"error: {args.tags} holds {len(videos)} videos ({', '.join(videos)}); choose one with --video-id")
         return EXIT_USAGE
     video_id = videos[0]
-    poses = load_poses(args.tags, video_id, columns=["frame_index", "track_id", "bbox_x1", "bbox_y1",
-                                                     "bbox_x2", "bbox_y2"])
+    columns = ["frame_index", "track_id", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]
+    if args.teams == "rows":
+        columns += ["timestamp_ms", *TORSO_COLUMNS]
+    poses = load_poses(args.tags, video_id, columns=columns)
     teams = {int(t): (v if isinstance(v, str) else None) for t, v in zip(tracks.track_id, tracks.team)}
+    if args.teams == "rows":
+        poses["team"] = pose_teams(poses, tracks)
     result = evaluate_teams(labels, poses, teams, min_iou=args.min_iou)
-    source = f"{args.tags} (video {video_id})"
+    result["teams_from"] = args.teams
+    source = f"{args.tags} (video {video_id}, team per {args.teams[:-1]})"
     if args.json:
         args.emit({"tags": args.tags, "video_id": video_id, "labels": args.labels, **result})
     else:
@@ -382,6 +389,9 @@ def main(argv: list[str]) -> int:
     tm.add_argument("--video-id", dest="video_id", help="the labelled video (needed when the run holds several)")
     tm.add_argument("--min-iou", dest="min_iou", type=float, default=0.5,
                     help="IoU a label and a pose box need to match (default 0.5)")
+    tm.add_argument("--teams", choices=("rows", "tracks"), default="rows",
+                    help="score each pose row's own team (tagging.tables.queries.pose_teams; default) "
+                         "or its track's tracks.team")
     tm.add_argument("--json", action="store_true", help="print one JSON object")
     tm.set_defaults(handler=_evaluate_teams)
 

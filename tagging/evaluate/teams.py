@@ -13,16 +13,18 @@ Scoring (:func:`evaluate_teams`):
 
 1. On each labelled frame, labelled boxes are matched one-to-one to the run's pose rows by
    IoU (Hungarian assignment on IoU, pairs below ``min_iou`` dropped).
-2. Each matched pose row carries its track's team (``tracks.team``: ``a``, ``b``,
-   ``other``, or none).  The pipeline's ``a``/``b`` are names, not kits, so the two ways of
-   mapping them onto ``kit_1``/``kit_2`` are both tried and the one with more correct
-   players is used (and reported).
+2. Each matched pose row carries its team: its own (a ``team`` column of the pose rows,
+   ``tagging.tables.queries.pose_teams``) where given, else its track's (``tracks.team``):
+   ``a``, ``b``, ``other``, or none.  The pipeline's ``a``/``b`` are names, not kits, so
+   the two ways of mapping them onto ``kit_1``/``kit_2`` are both tried and the one with
+   more correct players is used (and reported).
 3. A kit-labelled player (``kit_1``/``kit_2``) is right when its row's team maps to its
-   kit; ``other`` or no team for a player is wrong, and so is a row the tracker left
-   without a track (``untracked``; ``accuracy_tracked`` leaves those out).  Players with no
-   matching row are counted apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
+   kit; ``other`` or no team for a player is wrong (a row the tracker left without a
+   track has none from ``tracks.team``).  ``untracked`` counts the players on such rows
+   and ``accuracy_tracked`` leaves them out.  Players with no matching row are counted
+   apart (``unmatched``) and, in ``accuracy_all_labelled``, as wrong.
 4. Per track: the kit most of its matched players wear (its majority label); the track
-   is right when its team maps to that kit.  Tracks that matched players of both kits
+   is right when its ``tracks.team`` maps to that kit.  Tracks that matched players of both kits
    are counted as ``mixed`` (two people under one id, or a box holding two players).
 5. Goalkeepers, referees and ``other`` people are reported as the team values they got,
    not scored against the kits.
@@ -108,13 +110,17 @@ def match_boxes(labelled: np.ndarray, detected: np.ndarray, min_iou: float = 0.5
 def match_labels(labels: pd.DataFrame, poses: pd.DataFrame, teams: dict[int, str | None],
                  min_iou: float = 0.5) -> pd.DataFrame:
     """The labels (from :func:`read_team_labels`) with ``track_id`` (-1: no match or no
-    track) and ``team`` (``a``/``b``/``other``/``none``; NaN where no row matched) of the
-    pose row each label matched.  ``poses``: one video's rows with ``frame_index``,
-    ``track_id`` and ``bbox_x1..bbox_y2``; ``teams``: ``{track_id: team or None}``."""
+    track), ``team`` (``a``/``b``/``other``/``none``; None where no row matched) of the
+    pose row each label matched, and ``track_team``, its track's team.  ``poses``: one
+    video's rows with ``frame_index``, ``track_id``, ``bbox_x1..bbox_y2`` and optionally
+    ``team`` (per row; without it a row has its track's team); ``teams``:
+    ``{track_id: team or None}``."""
     out = labels.copy()
     out["matched"] = False
     out["track_id"] = -1
     out["team"] = pd.Series([None] * len(out), dtype=object)
+    out["track_team"] = pd.Series([None] * len(out), dtype=object)
+    per_row = "team" in poses.columns
     by_frame = {f: g for f, g in poses.groupby("frame_index")}
     for frame, lab in labels.groupby("frame_index"):
         rows = by_frame.get(frame)
@@ -128,6 +134,9 @@ def match_labels(labels: pd.DataFrame, poses: pd.DataFrame, teams: dict[int, str
             out.at[idx, "matched"] = True
             out.at[idx, "track_id"] = tid
             team = teams.get(tid) if tid >= 0 else None
+            out.at[idx, "track_team"] = team if isinstance(team, str) else NO_TEAM
+            if per_row:
+                team = rows.team.iloc[di]
             out.at[idx, "team"] = team if isinstance(team, str) else NO_TEAM
     return out
 
@@ -166,7 +175,7 @@ def score(matched: pd.DataFrame, mapping: dict[str, str]) -> dict:
     for tid, g in hit[hit.track_id >= 0].groupby("track_id"):
         votes = Counter(g.label)
         kit, n = votes.most_common(1)[0]
-        team = g.team.iloc[0]
+        team = g.track_team.iloc[0]
         tracks.append({"track_id": int(tid), "team": team, "majority": kit, "labelled_frames": len(g),
                        "purity": n / len(g), "mixed": len(votes) > 1, "right": mapping.get(team) == kit})
     roles = {}

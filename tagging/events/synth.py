@@ -606,7 +606,7 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TABLES, file_schema
+    from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TABLES, TORSO_COLUMNS, file_schema
     from tagging.tables.store import CommitRecord, commit_local, partition_path
 
     out = Path(out_dir)
@@ -635,7 +635,9 @@ def write_tables(tracks_by_video: dict[str, list[SyntheticTrack]], out_dir: str 
             flat = tr.keypoints.reshape(n, -1)
             ctx = tr.context if tr.context is not None else np.full((n, len(CONTEXT_COLUMNS)), np.nan, np.float32)
             df = pd.concat([df, pd.DataFrame(flat, columns=list(KEYPOINT_COLUMNS)),
-                            pd.DataFrame(ctx, columns=list(CONTEXT_COLUMNS))], axis=1)
+                            pd.DataFrame(ctx, columns=list(CONTEXT_COLUMNS)),
+                            pd.DataFrame(np.nan, index=df.index, columns=list(TORSO_COLUMNS), dtype=np.float32)],
+                           axis=1)
             rows.append(df)
             trows.append({"track_id": tid, "first_frame": int(df.frame_index.iloc[0]),
                           "last_frame": int(df.frame_index.iloc[-1]), "first_ms": float(tr.timestamps_ms[0]),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, PARTITION_COLUMN, TABLES, TORSO_COLUMNS
 from tagging.core.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from tagging.core.types import Detections, FramePoses
 from tagging.tables.load import load_table
@@ -50,12 +50,39 @@ def keypoints_array(poses: pd.DataFrame) -> np.ndarray:
     return poses[list(KEYPOINT_COLUMNS)].to_numpy(np.float32).reshape(-1, NUM_KEYPOINTS, 3)
 
 
+def _float_columns(poses: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    cols = [poses[c].to_numpy(np.float32, na_value=np.nan) if c in poses.columns
+            else np.full(len(poses), np.nan, np.float32) for c in columns]
+    return np.stack(cols, 1).astype(np.float32) if len(poses) else np.zeros((0, len(columns)), np.float32)
+
+
 def context_array(poses: pd.DataFrame) -> np.ndarray:
     """(N, CONTEXT_DIM) float32 scene context of ``poses`` rows, NaN where unknown (null, or a
     column the rows lack: output written before the context existed)."""
-    cols = [poses[c].to_numpy(np.float32, na_value=np.nan) if c in poses.columns
-            else np.full(len(poses), np.nan, np.float32) for c in CONTEXT_COLUMNS]
-    return np.stack(cols, 1).astype(np.float32) if len(poses) else np.zeros((0, len(CONTEXT_COLUMNS)), np.float32)
+    return _float_columns(poses, CONTEXT_COLUMNS)
+
+
+def torso_array(poses: pd.DataFrame) -> np.ndarray:
+    """(N, 4) float32 torso colour of ``poses`` rows (:data:`schemas.tables.TORSO_COLUMNS`:
+    L*, a*, b* on OpenCV's 8-bit scale, pitch share 0..1), NaN where unknown (null, or output
+    written before schema version 3)."""
+    return _float_columns(poses, TORSO_COLUMNS)
+
+
+def pose_teams(poses: pd.DataFrame, tracks: pd.DataFrame) -> pd.Series:
+    """The team of each of one video's ``poses`` rows (``a``/``b``/``other``/None), indexed
+    like ``poses``: the track's ``tracks.team``, except rows of a track that changed kit
+    (one id over two players) and rows without a track or team, which take the team of
+    their own torso colour (:func:`tagging.track.teams.row_teams`).  ``poses`` needs
+    ``track_id``, ``timestamp_ms`` and the torso columns (without them, as in output
+    written before schema version 3, every row carries its track's team); ``tracks`` needs
+    ``track_id`` and ``team``."""
+    from tagging.track.teams import row_teams
+
+    teams = {int(t): (v if isinstance(v, str) else None) for t, v in zip(tracks.track_id, tracks.team)}
+    values = row_teams(poses.track_id.to_numpy(np.int64), poses.timestamp_ms.to_numpy(np.float64),
+                       torso_array(poses), teams)
+    return pd.Series(values, index=poses.index, dtype=object, name="team")
 
 
 def frame_poses(poses: pd.DataFrame) -> FramePoses:

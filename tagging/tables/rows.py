@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Iterator
 
-from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS
+from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TORSO_COLUMNS
 from tagging.core.types import Event, FramePoses
 from tagging.track.sequences import TrackSummary
 
@@ -15,6 +15,7 @@ def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: Frame
     flat = poses.keypoints.reshape(len(poses), len(KEYPOINT_COLUMNS)).tolist()
     # NaN (unknown) is written as null
     context = [[None if v != v else v for v in row] for row in poses.context.tolist()]
+    torso = [[None if v != v else v for v in row] for row in poses.appearance.tolist()]
     for i in range(len(poses)):
         x1, y1, x2, y2 = poses.xyxy[i].tolist()
         row = {"video_id": video_id, "frame_index": int(frame_index), "timestamp_ms": float(timestamp_ms),
@@ -23,6 +24,7 @@ def pose_rows(video_id: str, frame_index: int, timestamp_ms: float, poses: Frame
                "bbox_x1": x1, "bbox_y1": y1, "bbox_x2": x2, "bbox_y2": y2}
         row.update(zip(KEYPOINT_COLUMNS, flat[i]))
         row.update(zip(CONTEXT_COLUMNS, context[i]))
+        row.update(zip(TORSO_COLUMNS, torso[i]))
         yield row
 
 

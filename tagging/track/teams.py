@@ -30,6 +30,7 @@ from tagging.core.keypoints import KP
 
 L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = (KP[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 NO_COLOUR = np.full(3, np.nan, np.float32)
+TEAMS = ("a", "b")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class TeamConfig:
     ring_min_green: float = 0.25        # share of green-hued pixels the ring around a box needs to
                                         # give the local pitch colour (else the frame's is used)
     seed: int = 0
+    # per-row teams (row_teams): a single detection's colour is noisier than a track's median
+    row_window_s: float = 0.5           # seconds of a track's rows on either side of a row that vote
+    row_switch_share: float = 0.75      # share of one side's kit votes for the other kit that
+                                        # moves a row of a track onto that kit (a swap)
 
 
 def _torso_mask(shape: tuple[int, int], box: np.ndarray, kps: np.ndarray | None, cfg: TeamConfig) -> np.ndarray:
@@ -241,3 +246,116 @@ def teams_of_tracks(tracked, config: TeamConfig = TeamConfig()) -> dict[int, str
                 by_track.setdefault(tid, []).append(colour)
     colours = {tid: c for tid, rows in by_track.items() if (c := track_colour(rows, config)) is not None}
     return assign_teams(colours, config) if colours else {}
+
+
+@dataclass(frozen=True)
+class TeamModel:
+    """The two kits' colour models learnt from a video's tracks: ``centres`` (2, 3) median
+    L*a*b* of the rows of the ``a`` and ``b`` tracks, L* weighed by ``lightness_weight`` as in
+    the clustering; ``spreads`` (2,) their median distance to the centre, floored at
+    ``min_spread`` (same units)."""
+
+    centres: np.ndarray
+    spreads: np.ndarray
+
+
+def team_model(colours: np.ndarray, teams, config: TeamConfig = TeamConfig()) -> TeamModel | None:
+    """:class:`TeamModel` from (N, >= 3) row colours and the (N,) team of each row's track;
+    None unless both kits have at least ``min_frames`` coloured rows."""
+    x = _weighted(colours, config)
+    teams = np.asarray(teams, object)
+    centres, spreads = [], []
+    for team in TEAMS:
+        rows = x[(teams == team) & ~np.isnan(x).any(axis=1)]
+        if len(rows) < config.min_frames:
+            return None
+        centre = np.median(rows, axis=0)
+        centres.append(centre)
+        spreads.append(max(float(np.median(np.linalg.norm(rows - centre, axis=1))), config.min_spread))
+    return TeamModel(np.stack(centres), np.array(spreads))
+
+
+def _weighted(colours: np.ndarray, config: TeamConfig) -> np.ndarray:
+    c = np.asarray(colours, np.float64).reshape(len(colours), -1)[:, :3]
+    return c * np.array([config.lightness_weight, 1.0, 1.0])
+
+
+def classify_colours(colours: np.ndarray, model: TeamModel, config: TeamConfig = TeamConfig()) -> np.ndarray:
+    """(N,) object array: the team of each (N, 4) :func:`torso_colours` row on its own.
+
+    The nearer kit (distance in units of that kit's spread), ``other`` when the row is more
+    than ``outlier_distance`` spreads from both kits or its box is less than
+    ``min_pitch_share`` pitch (off the pitch), None when the row has no colour."""
+    colours = np.asarray(colours, np.float64).reshape(-1, 4)
+    out = np.full(len(colours), None, object)
+    ok = ~np.isnan(colours[:, :3]).any(axis=1)
+    if not ok.any():
+        return out
+    x = _weighted(colours[ok], config)
+    d = np.linalg.norm(x[:, None, :] - model.centres[None], axis=2) / model.spreads[None]
+    team = np.array(TEAMS, object)[np.argmin(d, axis=1)]
+    far = d.min(axis=1) > config.outlier_distance
+    off = ~np.isnan(colours[ok, 3]) & (colours[ok, 3] < config.min_pitch_share)
+    team[far | off] = "other"
+    out[ok] = team
+    return out
+
+
+def row_teams(track_id: np.ndarray, timestamp_ms: np.ndarray, colours: np.ndarray,
+              track_teams: dict[int, str | None], config: TeamConfig = TeamConfig()) -> np.ndarray:
+    """(N,) object array: the team of each pose row of one video (``a``/``b``/``other``/None).
+
+    ``track_id`` (N,) (-1: untracked), ``timestamp_ms`` (N,), ``colours`` (N, 4)
+    :func:`torso_colours` rows, ``track_teams`` the tracks' teams (:func:`assign_teams`).
+
+    - A row of an ``a``/``b`` track carries its track's team, except where the track has
+      changed kit (one id over two players of different teams): the row takes the other
+      kit when its own colour (:func:`classify_colours`) says so and, among the track's
+      rows in the ``row_window_s`` seconds before it or in those after it (itself
+      included), at least ``row_switch_share`` of the kit votes are for the other kit; a
+      row without a kit of its own needs both sides to agree.  Each side needs at least
+      ``min_frames`` kit votes, so a lone odd colour changes nothing.
+    - ``other`` tracks keep ``other`` on every row.
+    - Rows without a track, and rows of tracks without a team, get their own colour's team.
+
+    Without two kits to learn from (fewer than ``min_frames`` coloured rows of either),
+    every row carries its track's team."""
+    track_id = np.asarray(track_id, np.int64).reshape(-1)
+    t = np.asarray(timestamp_ms, np.float64).reshape(-1)
+    colours = np.asarray(colours, np.float32).reshape(-1, 4)
+    of_track = np.array([track_teams.get(int(k)) if k >= 0 else None for k in track_id], object)
+    model = team_model(colours, of_track, config)
+    if model is None:
+        return of_track
+    own = classify_colours(colours, model, config)
+    out = of_track.copy()
+    untracked = np.array([v is None for v in of_track])
+    out[untracked] = own[untracked]
+    window = 1000.0 * config.row_window_s
+    kit_vote = (own == TEAMS[0]) | (own == TEAMS[1])
+    # one pass over the rows grouped by track, in time order (a match has ~10^6 rows)
+    order = np.lexsort((t, track_id))
+    starts = np.nonzero(np.diff(track_id[order], prepend=-2) != 0)[0]
+    for idx in np.split(order, starts[1:]):
+        team = track_teams.get(int(track_id[idx[0]])) if track_id[idx[0]] >= 0 else None
+        if team not in TEAMS:
+            continue
+        other_kit = TEAMS[1 - TEAMS.index(team)]
+        ts = t[idx]
+        votes_other = np.cumsum(np.concatenate([[0], own[idx] == other_kit]))
+        votes_kit = np.cumsum(np.concatenate([[0], kit_vote[idx]]))
+        here = np.arange(len(idx))
+        # the rows before a row (itself included) and those after it, each side on its own:
+        # a window centred on the swap would hold half of each player's rows there
+        sides = [(np.searchsorted(ts, ts - window, side="left"), here + 1),
+                 (here, np.searchsorted(ts, ts + window, side="right"))]
+        clear = []
+        for lo, hi in sides:
+            n_kit = votes_kit[hi] - votes_kit[lo]
+            clear.append((n_kit >= config.min_frames)
+                         & (votes_other[hi] - votes_other[lo] >= config.row_switch_share * n_kit))
+        # a row whose own colour says the other kit needs one side to agree; a row without
+        # a kit of its own (no colour, or "other") needs both
+        swapped = np.where(own[idx] == other_kit, clear[0] | clear[1], clear[0] & clear[1])
+        out[idx[swapped]] = other_kit
+    return out
