@@ -50,7 +50,7 @@ def tiles(args) -> None:
             t = time.perf_counter()
             found, posed = [], []
             for f in frames:
-                d, boxes = est.locate(f)
+                d, boxes, _balls = est.locate(f)
                 found.append(len(d))
                 posed.append(len(est.assemble(d, boxes, est.run_crops(est.crops(f, boxes)), f.shape[:2])))
             ms = (time.perf_counter() - t) / len(frames) * 1000
