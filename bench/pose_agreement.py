@@ -3,8 +3,8 @@
     python bench/pose_agreement.py OUT_A OUT_B --video VIDEO_ID [--json]
 
 For a pose-stage change that keeps the detector (e.g. the crop side by person size,
-docs/pose.md): people of the two runs are paired per frame by box IoU (>= 0.9, so the
-same detection), and for each keypoint that both runs score >= 0.2 the distance between
+docs/pose.md): people of the two runs are paired one-to-one per frame by box IoU (>= 0.9,
+so the same detection), and for each keypoint that both runs score >= 0.2 the distance between
 the two positions is taken in units of the person's box height.  Reported by person
 height (under and from 64 px): pairs, median and 90th percentile of that distance, and
 the share of keypoints within 0.1 box heights (about a player's head).  There is no
@@ -27,9 +27,21 @@ from tagging.core.boxes import iou_matrix  # noqa: E402
 from tagging.tables.queries import frame_poses, read_table  # noqa: E402
 
 
-def agreement(a_dir: str, b_dir: str, video_id: str, min_score: float = 0.2, split_px: float = 64.0) -> dict:
-    a = read_table(a_dir, "poses", video_id)
-    b = read_table(b_dir, "poses", video_id)
+def _pairs(iou: np.ndarray, min_iou: float = 0.9) -> list[tuple[int, int]]:
+    """One-to-one (row, column) pairs of an IoU matrix, best first, each >= ``min_iou``."""
+    rows, cols = np.nonzero(iou >= min_iou)
+    taken_a, taken_b, out = set(), set(), []
+    for k in np.argsort(-iou[rows, cols], kind="stable"):
+        i, j = int(rows[k]), int(cols[k])
+        if i not in taken_a and j not in taken_b:
+            taken_a.add(i)
+            taken_b.add(j)
+            out.append((i, j))
+    return out
+
+
+def agreement(a, b, min_score: float = 0.2, split_px: float = 64.0) -> dict:
+    """Two runs' ``poses`` rows of one video (pandas DataFrames) -> the figures above."""
     frames = sorted(set(a.frame_index) & set(b.frame_index))
     dist = {"under": [], "from": []}
     pairs = {"under": 0, "from": 0}
@@ -37,15 +49,14 @@ def agreement(a_dir: str, b_dir: str, video_id: str, min_score: float = 0.2, spl
         pa, pb = frame_poses(a[a.frame_index == f]), frame_poses(b[b.frame_index == f])
         if not len(pa) or not len(pb):
             continue
-        iou = iou_matrix(pa.xyxy, pb.xyxy)
-        for i, j in zip(*np.nonzero(iou >= 0.9)):
+        for i, j in _pairs(iou_matrix(pa.xyxy, pb.xyxy)):
             height = float(pa.xyxy[i, 3] - pa.xyxy[i, 1])
             key = "under" if height < split_px else "from"
             ka, kb = pa.keypoints[i], pb.keypoints[j]
             both = (ka[:, 2] >= min_score) & (kb[:, 2] >= min_score)
             dist[key].extend(np.hypot(*(ka[both, :2] - kb[both, :2]).T) / max(height, 1.0))
             pairs[key] += 1
-    out = {"video_id": video_id, "frames": len(frames),
+    out = {"frames": len(frames),
            "people_per_frame_median": [float(a.groupby("frame_index").size().median()),
                                        float(b.groupby("frame_index").size().median())]}
     for key, label in (("under", f"under_{split_px:g}px"), ("from", f"from_{split_px:g}px")):
@@ -64,7 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--video", required=True, help="video_id present in both runs")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    out = agreement(args.a, args.b, args.video)
+    out = {"video_id": args.video, **agreement(read_table(args.a, "poses", args.video),
+                                               read_table(args.b, "poses", args.video))}
     print(json.dumps(out, indent=None if args.json else 1))
     return 0
 
