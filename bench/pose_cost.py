@@ -10,8 +10,11 @@ For each configuration, on the same decoded frames of the wide shot and in one p
 - people with a pose per frame (median, mean): the wide shot's coverage must not drop;
 - OKS AP on the COCO dev sample (``../shared/data/pose/coco``), as `matchtag evaluate pose`.
 
-Configurations: ``old`` = the previous default (flip test for everyone), ``new`` = today's
-``PoseConfig()`` defaults.  Add ``--flip-min-height-px`` values to try other thresholds.
+Configurations: ``old`` = the original default (flip test for everyone, every crop at
+Thunder's 256 px, up to 32 crops per model call), ``new`` = today's ``PoseConfig()``
+defaults.  ``--variant NAME:FIELD=VALUE[,FIELD=VALUE...]`` adds the new default with some
+``PoseConfig`` fields changed, e.g. ``--variant b16:max_crops_per_call=16``
+(``--flip-min-height-px`` values are shorthands for flip thresholds).
 """
 
 from __future__ import annotations
@@ -50,6 +53,22 @@ def _timed_pass(est, frames) -> tuple[float, float, float, list[int]]:
     return time.perf_counter() - start, det_s, crop_s, people
 
 
+def _parse_fields(text: str) -> dict:
+    """``"a=1,b=2.5"`` -> PoseConfig overrides, each value converted to the field's type."""
+    from dataclasses import fields
+
+    from tagging.pose.estimators import PoseConfig
+
+    types = {f.name: type(getattr(PoseConfig(), f.name)) for f in fields(PoseConfig)}
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key not in types:
+            raise SystemExit(f"pose_cost.py: error: --variant: PoseConfig has no field {key!r}")
+        out[key] = value.lower() in ("1", "true", "on") if types[key] is bool else types[key](value)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--video", default=str(SHARED / "video" / "soccer_wide_dfl_08fd33_4.mp4"))
@@ -58,11 +77,14 @@ def main(argv=None) -> int:
     ap.add_argument("--coco", default=str(SHARED / "pose" / "coco"), help="COCO dev sample ('' to skip AP)")
     ap.add_argument("--flip-min-height-px", type=float, nargs="*", default=[],
                     help="extra configurations: the new default with these flip thresholds")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE[,...]",
+                    help="extra configuration: the new default with these PoseConfig fields changed")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     from tagging.evaluate.pose import load_dataset, oks_ap, run_estimator
     from tagging.pose.estimators import PoseConfig
+    from tagging.pose.models import load_movenet
     from tagging.pose.stage import PoseStageConfig, build_estimator
     from tagging.video.reader import FrameReader, probe
 
@@ -70,11 +92,18 @@ def main(argv=None) -> int:
     stride = max(1, total // args.frames)
     frames = [f.image for f in FrameReader(args.video, stride=stride)][:args.frames]
     new = PoseConfig()
-    configs = {"old": replace(new, flip_test=True, flip_min_height_px=0.0), "new": new}
+    configs = {"old": replace(new, flip_test=True, flip_min_height_px=0.0, small_crop_px=0, max_crops_per_call=32),
+               "new": new}
     for h in args.flip_min_height_px:
         configs[f"flip>={h:g}px"] = replace(new, flip_min_height_px=h)
-    base = build_estimator(PoseStageConfig(pose=configs["new"]))
-    estimators = {name: type(base)(base.detector, base.crop_model, cfg) for name, cfg in configs.items()}
+    for spec in args.variant:
+        name, _, fields = spec.partition(":")
+        configs[name] = replace(new, **_parse_fields(fields))
+    base = build_estimator(PoseStageConfig(pose=replace(new, small_crop_px=0)))
+    # One detector and one graph per crop side, shared by every configuration.
+    small = {side: load_movenet(new.crop_model, side) for side in {c.small_crop_px for c in configs.values()} if side}
+    estimators = {name: type(base)(base.detector, base.crop_model, cfg, small.get(cfg.small_crop_px))
+                  for name, cfg in configs.items()}
 
     for est in estimators.values():
         _timed_pass(est, frames[:1])  # warm-up
@@ -87,7 +116,10 @@ def main(argv=None) -> int:
     out = {"video": Path(args.video).name, "frames": len(frames), "stride": stride, "configs": {}}
     coco = load_dataset(Path(args.coco) / "test_coco.json", args.coco) if args.coco else None
     for name, (secs, det_s, crop_s, people) in best.items():
-        row = {"flip_test": configs[name].flip_test, "flip_min_height_px": configs[name].flip_min_height_px,
+        cfg = configs[name]
+        row = {"flip_test": cfg.flip_test, "flip_min_height_px": cfg.flip_min_height_px,
+               "small_crop_px": cfg.small_crop_px, "small_person_height_px": cfg.small_person_height_px,
+               "max_crops_per_call": cfg.max_crops_per_call,
                "frames_per_s": round(len(frames) / secs, 3),
                "detector_ms_per_frame": round(1000 * det_s / len(frames), 1),
                "crop_model_ms_per_frame": round(1000 * crop_s / len(frames), 1),

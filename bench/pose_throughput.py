@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     est = shared_estimator(config)
 
     located = [est.locate(f) for f in frames]
-    crops = np.concatenate([est.crops(f, boxes) for f, (_, boxes) in zip(frames, located)]).astype(np.int32)
+    crops = np.concatenate([est.crops(f, boxes) for f, (_, boxes, _balls) in zip(frames, located)]).astype(np.int32)
     total_crops = len(crops)
     crops = crops[:args.max_crops]  # enough for a stable rate; keeps the run short
     n = len(crops)

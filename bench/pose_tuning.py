@@ -3,6 +3,8 @@
     MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py tiles        # DFL wide shot: tiles x detector x crop model
     MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py crop-scale   # OKS AP vs crop scale, COCO + PoseTrack18
     MATCHTAG_CACHE_DIR=/tmp/mtcache python bench/pose_tuning.py small-people # OKS AP vs person height: Lightning vs Thunder, flip test on/off
+    python bench/pose_tuning.py small-people --crop-models movenet-thunder --sides 192 160 128 --flip off --posetrack
+                                                                            # ... and vs the crop side
 
 Data: ``../shared/data`` (or ``$MATCHTAG_SHARED_DATA``).  The accuracy studies use a
 handful of annotated people: they rank options, they are not benchmark results.
@@ -48,7 +50,7 @@ def tiles(args) -> None:
             t = time.perf_counter()
             found, posed = [], []
             for f in frames:
-                d, boxes = est.locate(f)
+                d, boxes, _balls = est.locate(f)
                 found.append(len(d))
                 posed.append(len(est.assemble(d, boxes, est.run_crops(est.crops(f, boxes)), f.shape[:2])))
             ms = (time.perf_counter() - t) / len(frames) * 1000
@@ -83,34 +85,59 @@ def crop_scale(args) -> None:
                   f"PoseTrack18 AP {b['AP']:.3f}", flush=True)
 
 
+def _shrink(dataset, s: float):
+    """A copy of an evaluation set whose images, keypoints and boxes are scaled by ``s``:
+    (dataset, {image id: RGB image}, median person height px)."""
+    shrunk = copy.deepcopy(dataset)
+    for a in shrunk.data["annotations"]:
+        k = np.asarray(a["keypoints"], float).reshape(-1, 3)
+        k[:, :2] *= s
+        a["keypoints"] = k.reshape(-1).tolist()
+        for key in ("bbox", "bbox_head"):
+            if key in a:
+                a[key] = [v * s for v in a[key]]
+        if "area" in a:  # else the box's, computed when scored
+            a["area"] *= s * s
+    for im in shrunk.data["images"]:
+        for key in ("ignore_regions_x", "ignore_regions_y"):
+            im[key] = [[v * s for v in region] for region in im.get(key) or []]
+    heights = [a["bbox"][3] for a in shrunk.data["annotations"] if a.get("num_keypoints", 0) > 0]
+    images = {}
+    for im in dataset.data["images"]:
+        rgb = cv2.imread(str(dataset.images_dir / im["file_name"]))[..., ::-1]
+        images[im["id"]] = np.ascontiguousarray(cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
+    return shrunk, images, float(np.median(heights))
+
+
 def small_people(args) -> None:
-    from tagging.evaluate.pose import oks_ap
+    from tagging.evaluate.pose import drop_in_ignore_regions, oks_ap
     from tagging.pose import models as M
     from tagging.pose.detector import DetectorConfig, PersonDetector
     from tagging.pose.estimators import PoseConfig, TopDownPoseEstimator
 
-    coco, _ = _datasets()
-    images = {im["id"]: cv2.imread(str(coco.images_dir / im["file_name"]))[..., ::-1] for im in coco.data["images"]}
+    coco, posetrack = _datasets()
+    sets = {"COCO": coco, "PoseTrack18": posetrack} if args.posetrack else {"COCO": coco}
     det = PersonDetector(M.load_graph("centernet"), DetectorConfig(tile_px=0))
-    models = {n: M.load_graph(n) for n in args.crop_models}
-    for s in args.scales:
-        shrunk = copy.deepcopy(coco)
-        for a in shrunk.data["annotations"]:
-            k = np.asarray(a["keypoints"], float).reshape(-1, 3)
-            k[:, :2] *= s
-            a["keypoints"] = k.reshape(-1).tolist()
-            a["bbox"] = [v * s for v in a["bbox"]]
-            a["area"] *= s * s
-        heights = [a["bbox"][3] for a in shrunk.data["annotations"] if a["num_keypoints"] > 0]
-        small = {i: np.ascontiguousarray(cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
-                 for i, im in images.items()}
-        for name, model in models.items():
-            for flip in (False, True):
-                est = TopDownPoseEstimator(det, model, PoseConfig(crop_model=name, flip_test=flip,
-                                                                   flip_min_height_px=0.0))
-                r = oks_ap(shrunk, {i: est(im) for i, im in small.items()})
-                print(f"scale {s:4.2f} (median person {np.median(heights):4.0f} px) {name:17s} "
-                      f"flip {'on ' if flip else 'off'}: AP {r['AP']:.3f} AR {r['AR']:.3f}", flush=True)
+    flips = {"off": (False,), "on": (True,), "both": (False, True)}[args.flip]
+    for name in args.crop_models:
+        native = M.CROP_MODEL_SIZES[name]
+        # Every person goes through the model at each side (the native one = no small crops).
+        sides = sorted({native, *(args.sides or [])}, reverse=True)
+        models = {side: M.load_graph(name) if side == native else M.load_movenet(name, side) for side in sides}
+        for set_name, dataset in sets.items():
+            for s in args.scales:
+                shrunk, images, median_h = _shrink(dataset, s)
+                for side, model in models.items():
+                    for flip in flips:
+                        config = PoseConfig(crop_model=name, flip_test=flip, flip_min_height_px=0.0,
+                                            small_crop_px=0 if side == native else side,
+                                            small_person_height_px=float("inf"))
+                        est = TopDownPoseEstimator(det, models[native], config, None if side == native else model)
+                        info = {im["id"]: im for im in shrunk.data["images"]}
+                        r = oks_ap(shrunk, {i: drop_in_ignore_regions(est(im), info[i]) for i, im in images.items()})
+                        print(f"{set_name:11s} scale {s:4.2f} (median person {median_h:4.0f} px) {name:17s} "
+                              f"{side:3d} px crops flip {'on ' if flip else 'off'}: AP {r['AP']:.3f} "
+                              f"AR {r['AR']:.3f}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -120,6 +147,11 @@ def main(argv=None) -> int:
                     help="small-people: crop models to compare")
     ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5, 0.3, 0.2],
                     help="small-people: image scales (1.0 = original size)")
+    ap.add_argument("--sides", nargs="+", type=int, default=[],
+                    help="small-people: crop sides to run every person at, besides the model's native one "
+                         "(multiples of 32)")
+    ap.add_argument("--flip", choices=("off", "on", "both"), default="both", help="small-people: flip test")
+    ap.add_argument("--posetrack", action="store_true", help="small-people: also shrink the PoseTrack18 sample")
     args = ap.parse_args(argv)
     {"tiles": tiles, "crop-scale": crop_scale, "small-people": small_people}[args.study](args)
     return 0

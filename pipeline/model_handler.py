@@ -96,6 +96,7 @@ class DetectModelHandler(_SharedEstimatorHandler):
 
 class CropPoseModelHandler(_SharedEstimatorHandler):
     """Top-down step 2: ``(crop (S, S, 3) uint8, flip test: bool)`` -> (17, 3) (y, x, score) in the crop.
+    S is the person's crop side (``TopDownPoseEstimator.crop_sides``).
 
     BatchElements hands it up to ``max_batch_size`` crops at a time, from any frames;
     the crop model runs them in one call (tagging.pose.movenet.BatchedMoveNet).
@@ -106,5 +107,6 @@ class CropPoseModelHandler(_SharedEstimatorHandler):
 
     def run_inference(self, batch: Sequence[tuple[np.ndarray, bool]], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:
-        raw = model.run_crops(np.stack([crop for crop, _ in batch]), np.array([flip for _, flip in batch], bool))
+        # Crops may differ in side (small people run smaller crops): run_crops groups them.
+        raw = model.run_crops([crop for crop, _ in batch], np.array([flip for _, flip in batch], bool))
         return [PredictionResult(example=None, inference=r, model_id=self._config.pose.crop_model) for r in raw]

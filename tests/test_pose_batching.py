@@ -76,7 +76,10 @@ def test_two_step_beam_pose_stage_equals_the_one_step_estimator(models, astronau
     from tagging.pose.estimators import PoseConfig
     from tagging.pose.stage import PoseStageConfig
 
-    config = PoseStageConfig(detector=DetectorConfig(tile_px=0), pose=PoseConfig(crop_model="movenet-lightning"))
+    # People under 250 px go through Lightning at 128 px: crops of two sides share the batches.
+    config = PoseStageConfig(detector=DetectorConfig(tile_px=0),
+                             pose=PoseConfig(crop_model="movenet-lightning", small_crop_px=128,
+                                             small_person_height_px=250))
     frames = astronaut_clip_frames(astronaut, 3)
     frames.append(np.zeros_like(frames[0]))                 # nobody: must still come out, empty
     two = np.full_like(frames[0], 90)                         # two people of different sizes
@@ -85,6 +88,8 @@ def test_two_step_beam_pose_stage_equals_the_one_step_estimator(models, astronau
     frames.append(two)
     expected = {i: shared_estimator(config)(f) for i, f in enumerate(frames)}
     assert [len(p) for p in expected.values()] == [1, 1, 1, 0, 2]
+    estimator = shared_estimator(config)
+    assert sorted(estimator.crop_sides(estimator.locate(two)[0]).tolist()) == [128, 192]
 
     def check(results):
         got = {frame_index: poses for video_id, (frame_index, ts, poses) in results}
@@ -100,3 +105,36 @@ def test_two_step_beam_pose_stage_equals_the_one_step_estimator(models, astronau
         out = (p | beam.Create([(("v", i, 40.0 * i), f) for i, f in enumerate(frames)])
                | EstimatePoses(config, max_batch_size=2, crop_batch_size=2))
         assert_that(out, check)
+
+
+@pytest.mark.models
+def test_thunder_at_a_smaller_side_runs_the_same_weights(models, astronaut):
+    native = M.load_graph("movenet-thunder")
+    # the computed decoding constants reproduce the shipped 64-cell ones
+    computed = M.movenet_constants(64, native.constants.distance_bias)
+    np.testing.assert_allclose(computed.centre_weight, native.constants.centre_weight, atol=2e-4)
+    np.testing.assert_array_equal(computed.grid_x, native.constants.grid_x)
+    np.testing.assert_array_equal(computed.grid_y, native.constants.grid_y)
+    np.testing.assert_allclose(computed.output_scale, native.constants.output_scale)
+    small = M.load_movenet("movenet-thunder", 224)
+    assert small.input_size == 224
+    (a,) = native(_crops(astronaut, 256)[:3])
+    (b,) = small(_crops(astronaut, 224)[:3])
+    assert b.shape == (3, 1, 17, 3)
+    # a large, clear person: the same joints, within 4 % of the crop
+    sure = (a[..., 2] > 0.4) & (b[..., 2] > 0.4)
+    assert sure.sum() >= 10          # the astronaut is seen from the waist up
+    assert np.abs(a[..., :2] - b[..., :2])[sure].max() < 0.04
+    with pytest.raises(ValueError, match=r"\(N, 224, 224, 3\)"):
+        small(_crops(astronaut, 256)[:1])
+
+
+def test_input_side_rewrite_refuses_bad_sides_and_other_graphs():
+    import tensorflow as tf
+
+    from tagging.pose.tfjs_convert import set_movenet_input_size
+
+    with pytest.raises(ConversionError, match="multiple of 32"):
+        set_movenet_input_size(tf.compat.v1.GraphDef(), 200)
+    with pytest.raises(ConversionError, match="not a MoveNet single-pose graph"):
+        set_movenet_input_size(tf.compat.v1.GraphDef(), 224)

@@ -349,3 +349,60 @@ def test_flip_test_only_for_people_tall_enough():
     np.testing.assert_allclose(out[1, KP["nose"], 1], 0.25, atol=1e-6)   # flipped and averaged
     off = TopDownPoseEstimator(None, model, PoseConfig(flip_test=False, flip_min_height_px=0))
     assert not off.flip_mask(dets).any()
+
+
+# ----------------------------------------------------------------- crop side by person size
+
+class _SizedFake(FakeMoveNet):
+    """FakeMoveNet that declares its crop side, as BatchedMoveNet does."""
+
+    def __init__(self, outputs, input_size):
+        super().__init__(outputs)
+        self.input_size = input_size
+
+
+def test_small_people_go_through_the_small_crop_model_at_its_side():
+    # heights 30, 100, 40, 63.9 px: three below 64 px -> 224 px crops, one at Thunder's 256
+    boxes = [[10, 10, 25, 40], [100, 0, 150, 100], [200, 10, 220, 50], [300, 0, 330, 63.9]]
+    det = FakeDetector(np.asarray(boxes, np.float32), np.full(4, 0.9, np.float32))
+    native = _SizedFake([_movenet_raw(0.5, 0.5, 0.9)] * 2, 256)   # the crop and its mirror
+    small = _SizedFake([_movenet_raw(0.5, 0.1 * (i + 1), 0.9) for i in range(3)], 224)
+    config = PoseConfig(small_crop_px=224, small_person_height_px=64, flip_test=True, flip_min_height_px=64)
+    est = TopDownPoseEstimator(det, native, config, small)
+    frame = np.zeros((120, 400, 3), np.uint8)
+    dets, _boxes, crops, *_ = est.detect(frame)
+    assert est.crop_sides(dets).tolist() == [224, 256, 224, 224]
+    assert [c.shape for c in crops] == [(224, 224, 3), (256, 256, 3), (224, 224, 3), (224, 224, 3)]
+    raw = est.run_crops(crops, est.flip_mask(dets))
+    # one call per side; the tall person's mirrored crop rides with it (flip from 64 px)
+    assert [b.shape for b in small.inputs] == [(3, 224, 224, 3)]
+    assert [b.shape for b in native.inputs] == [(2, 256, 256, 3)]
+    # each person keeps its own output, in detection order
+    np.testing.assert_allclose(raw[[0, 2, 3], 0, 1], [0.1, 0.2, 0.3], atol=1e-6)
+    np.testing.assert_allclose(raw[1, 0, 1], 0.5, atol=1e-6)
+
+
+def test_without_a_small_model_every_crop_is_native():
+    det = FakeDetector(np.array([[10, 10, 25, 40]], np.float32), np.full(1, 0.9, np.float32))
+    model = _SizedFake([_movenet_raw(0.5, 0.5, 0.9)], 256)
+    est = TopDownPoseEstimator(det, model, PoseConfig(small_crop_px=224))
+    dets, _boxes, crops, *_ = est.detect(np.zeros((60, 60, 3), np.uint8))
+    assert est.crop_sides(dets).tolist() == [256]
+    assert isinstance(crops, np.ndarray) and crops.shape == (1, 256, 256, 3)
+
+
+def test_small_crop_model_of_the_wrong_side_is_refused():
+    with pytest.raises(ValueError, match="takes 192 px crops"):
+        TopDownPoseEstimator(None, _SizedFake([], 256), PoseConfig(small_crop_px=224), _SizedFake([], 192))
+
+
+def test_stage_config_names_small_crops_and_checks_their_side():
+    from tagging.pose.stage import PoseStageConfig
+
+    assert PoseStageConfig().model_id.endswith("movenet-thunder+crop224px<64px+flip64px")
+    assert "crop" not in PoseStageConfig(pose=PoseConfig(small_crop_px=0)).model_id
+    # Lightning's own side is 192 px: a 224 px "small" side saves nothing, so it is off
+    assert PoseStageConfig(pose=PoseConfig(crop_model="movenet-lightning")).pose.small_crop_px == 0
+    assert PoseStageConfig(backend="posenet").pose.small_crop_px == 0
+    with pytest.raises(ValueError, match="multiple of 32"):
+        PoseStageConfig(pose=PoseConfig(small_crop_px=200))

@@ -34,7 +34,7 @@ class PoseConfig:
     # Thunder: higher OKS AP than Lightning at every person size measured (docs/pose.md).
     crop_model: str = "movenet-thunder"
     crop_scale: float = 1.25
-    max_crops_per_call: int = 32      # bounds memory on frames with many people
+    max_crops_per_call: int = 8       # bounds memory on frames with many people
     min_keypoint_score: float = 0.2   # keypoints below this do not count in the pose score
     min_pose_score: float = 0.15      # people whose pose score is below this are dropped
     # Flip test: each crop also goes through the model mirrored (in the same call), and
@@ -48,6 +48,13 @@ class PoseConfig:
     # dependable for twice the work, and wide shots are mostly such players (docs/pose.md,
     # "Flip test by person size").  0 = everyone.
     flip_min_height_px: float = 64.0
+    # Crop side by person size: people shorter than ``small_person_height_px`` (person box
+    # height, frame pixels) go through the same MoveNet at ``small_crop_px`` instead of its
+    # native side (Thunder 256).  A 30 px player's crop is ~38 px of frame upsampled either
+    # way; at 128 px the model costs about a quarter (docs/pose.md, "Crop side by person
+    # size").  0 = every crop at the native side.  MoveNet only, multiple of 32.
+    small_crop_px: int = 224
+    small_person_height_px: float = 64.0
     # MoveNet MultiPose is trained for a longer side of 256 px (its model card); the
     # frame is scaled to at most this and padded to multiples of 32.
     multipose_max_side: int = 256
@@ -107,15 +114,22 @@ class TopDownPoseEstimator:
     :class:`tagging.pose.posenet.PoseNetCrops`.
     """
 
-    def __init__(self, detector: PersonDetector, crop_model: Model, config: PoseConfig = PoseConfig()):
+    def __init__(self, detector: PersonDetector, crop_model: Model, config: PoseConfig = PoseConfig(),
+                 small_crop_model: Model | None = None):
+        """``small_crop_model``: the crop model at ``config.small_crop_px`` (e.g.
+        ``load_movenet(name, 128)``); without it every crop runs at the native side."""
         self.detector = detector
         self.crop_model = crop_model
         self.config = config
         self.crop_size = CROP_MODEL_SIZES[config.crop_model]
-        model_size = getattr(crop_model, "input_size", self.crop_size)
-        if model_size != self.crop_size:
-            raise ValueError(f"PoseConfig.crop_model is {config.crop_model} ({self.crop_size} px crops) but the "
-                             f"crop model given takes {model_size} px crops")
+        self.models_by_side = {self.crop_size: crop_model}
+        for model, size in ((crop_model, self.crop_size), (small_crop_model, config.small_crop_px)):
+            model_size = getattr(model, "input_size", size)
+            if model_size != size:
+                raise ValueError(f"PoseConfig.crop_model is {config.crop_model} ({size} px crops) but the "
+                                 f"crop model given takes {model_size} px crops")
+        if small_crop_model is not None:
+            self.models_by_side[config.small_crop_px] = small_crop_model
 
     def locate(self, frame_rgb: np.ndarray) -> tuple[Detections, np.ndarray, Detections | None]:
         """People in the frame, the (N, 4) square crop box around each, and the balls (None
@@ -129,41 +143,70 @@ class TopDownPoseEstimator:
         """Everything that needs the frame: ``(detections, crop boxes (N, 4), crops (N, S, S, 3)
         uint8, torso colours (N, 4), frame (height, width) px, scene)``, ``scene`` = ``(balls
         Detections, (N, 3) pitch / feet-to-grass-edge px / body heights)`` (tagging.scene.context).
-        The colours, the grass and the frame size are taken here because the frame does not
+        Crops are at each person's side (:meth:`crop_sides`): (S_i, S_i, 3) arrays in a list
+        when sides differ.  The colours, the grass and the frame size are taken here because the frame does not
         travel past this step in the pipeline (colours feed team assignment after tracking;
         the size bounds the keypoints; the feet are the box's bottom centre, the keypoints
         are not known yet)."""
         dets, crop_boxes, balls = self.locate(frame_rgb)
         pitch = feet_to_grass_edge(fit_grass(frame_rgb), dets.xyxy)
-        return (dets, crop_boxes, self.crops(frame_rgb, crop_boxes), torso_colours(frame_rgb, dets.xyxy),
+        return (dets, crop_boxes, self.crops(frame_rgb, crop_boxes, self.crop_sides(dets)),
+                torso_colours(frame_rgb, dets.xyxy),
                 frame_rgb.shape[:2], (balls, pitch))
 
-    def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 crops for the model."""
-        out = np.zeros((len(crop_boxes), self.crop_size, self.crop_size, 3), np.uint8)
-        for i, box in enumerate(crop_boxes):
-            out[i] = extract_crop(frame_rgb, box, self.crop_size)
-        return out
+    def crop_sides(self, dets: Detections) -> np.ndarray:
+        """(N,) int: the crop side in pixels each person goes through the crop model at."""
+        cfg = self.config
+        sides = np.full(len(dets), self.crop_size, int)
+        if cfg.small_crop_px in self.models_by_side and cfg.small_crop_px != self.crop_size:
+            sides[(dets.xyxy[:, 3] - dets.xyxy[:, 1]) < cfg.small_person_height_px] = cfg.small_crop_px
+        return sides
+
+    def crops(self, frame_rgb: np.ndarray, crop_boxes: np.ndarray,
+              sides: np.ndarray | None = None) -> np.ndarray | list[np.ndarray]:
+        """Crops for the model: (N, S, S, 3) uint8 at the native side when ``sides`` (N,) is
+        None or all native, else a list of N (S_i, S_i, 3) uint8 arrays."""
+        if sides is None or np.all(np.asarray(sides) == self.crop_size):
+            out = np.zeros((len(crop_boxes), self.crop_size, self.crop_size, 3), np.uint8)
+            for i, box in enumerate(crop_boxes):
+                out[i] = extract_crop(frame_rgb, box, self.crop_size)
+            return out
+        return [extract_crop(frame_rgb, box, int(side)) for box, side in zip(crop_boxes, sides)]
 
     def flip_mask(self, dets: Detections) -> np.ndarray:
         """(N,) bool: which people get the flip test (``flip_test`` and tall enough)."""
         heights = dets.xyxy[:, 3] - dets.xyxy[:, 1]
         return np.asarray(self.config.flip_test & (heights >= self.config.flip_min_height_px), bool)
 
-    def run_crops(self, crops: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
-        """(N, S, S, 3) crops -> (N, 17, 3) (y, x, score) relative to each crop.
+    def run_crops(self, crops, flip: np.ndarray | None = None) -> np.ndarray:
+        """(N, S, S, 3) crops, or a sequence of N (S_i, S_i, 3) crops of the sides in
+        ``models_by_side`` -> (N, 17, 3) (y, x, score) relative to each crop.
 
         ``flip`` (N,) bool picks the crops whose mirrored copy runs too, in the same
         calls, the two results averaged (:func:`merge_flipped`); None = every crop when
         ``flip_test`` is on (callers that know the boxes pass :meth:`flip_mask`).
+        Crops of each side go through their model together.
         """
         n = len(crops)
         flip = np.full(n, self.config.flip_test) if flip is None else np.asarray(flip, bool).reshape(n)
+        if isinstance(crops, np.ndarray) and crops.ndim == 4:
+            return self._run_same_side(crops, flip, crops.shape[1])
+        sides = np.array([c.shape[0] for c in crops], int)
+        out = np.zeros((n, NUM_KEYPOINTS, 3), np.float32)
+        for side in np.unique(sides):
+            idx = np.flatnonzero(sides == side)
+            out[idx] = self._run_same_side(np.stack([crops[i] for i in idx]), flip[idx], int(side))
+        return out
+
+    def _run_same_side(self, crops: np.ndarray, flip: np.ndarray, side: int) -> np.ndarray:
+        # Crops of another side go to the native model, whose own check names the mismatch.
+        model = self.models_by_side.get(side, self.crop_model)
+        n = len(crops)
         flipped = np.flatnonzero(flip)
         if len(flipped):
             crops = np.concatenate([crops, crops[flipped][:, :, ::-1]])
         step = max(1, self.config.max_crops_per_call)
-        parts = [self.crop_model(crops[i:i + step].astype(np.int32))[0].reshape(-1, NUM_KEYPOINTS, 3)
+        parts = [model(crops[i:i + step].astype(np.int32))[0].reshape(-1, NUM_KEYPOINTS, 3)
                  for i in range(0, len(crops), step)]
         raw = np.concatenate(parts) if parts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
         out = raw[:n].copy()

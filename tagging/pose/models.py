@@ -311,10 +311,12 @@ class GraphModel:
     """A frozen graph as a callable: ``model(*arrays) -> list[np.ndarray]``.
 
     ``outputs`` overrides the spec's output tensors (tests fetch MoveNet's original
-    ``Identity:0`` this way).
+    ``Identity:0`` this way).  ``rewrite(graph_def)`` edits the parsed graph in place before
+    it is imported (e.g. :func:`tagging.pose.tfjs_convert.set_movenet_input_size`).
     """
 
-    def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None):
+    def __init__(self, name: str, path: Path | None = None, outputs: Sequence[str] | None = None,
+                 rewrite: Callable | None = None):
         # Checked before TensorFlow is even imported: a damaged graph must not run.
         path = verify_model(name, path)
         configure_tensorflow()   # before the TF import, so that it goes through tf_quiet
@@ -327,6 +329,8 @@ class GraphModel:
             graph_def.ParseFromString(path.read_bytes())
         except Exception as exc:  # protobuf raises DecodeError
             raise ModelIntegrityError(f"{path}: corrupt model file ({exc}); {REFETCH}") from exc
+        if rewrite is not None:  # in memory only: the verified file stays as converted
+            rewrite(graph_def)
         self._consts = {n.name: n for n in graph_def.node if n.op == "Const"}
 
         def _import():
@@ -360,11 +364,36 @@ class GraphModel:
         return [o.device for o in self._run(*arrays)]
 
 
-def load_movenet(name: str):
-    """MoveNet single-pose as :class:`tagging.pose.movenet.BatchedMoveNet` (N crops per call)."""
+def movenet_constants(grid: int, distance_bias: float) -> "MoveNetConstants":
+    """Decoding constants of a MoveNet single-pose graph whose heads are ``grid`` x ``grid``
+    cells (input side / 4), computed as the graph's own tail has them: the centre heatmap is
+    weighted by 1 / (distance in cells to (grid / 2, grid / 2) + 1.8), float16-rounded (this
+    reproduces the shipped 64- and 48-cell constants to 2e-5)."""
+    from tagging.pose.movenet import MoveNetConstants
+
+    y, x = np.mgrid[0:grid, 0:grid].astype(np.float32)
+    weight = 1.0 / (np.sqrt(np.square(y - grid / 2) + np.square(x - grid / 2)) + np.float32(distance_bias))
+    return MoveNetConstants(centre_weight=weight.astype(np.float16).astype(np.float32)[..., None],
+                            distance_bias=distance_bias, grid_y=y[..., None], grid_x=x[..., None],
+                            output_scale=np.full(2, 1.0 / grid, np.float32))
+
+
+def load_movenet(name: str, input_size: int | None = None):
+    """MoveNet single-pose as :class:`tagging.pose.movenet.BatchedMoveNet` (N crops per call).
+
+    ``input_size``: crop side in pixels (a multiple of 32; None = the model's native side,
+    ``SINGLE_POSE_MOVENETS``).  Another side runs the same weights on smaller crops, which
+    costs about (side / native)^2 of the native compute (docs/pose.md, "Crop side by person size").
+    """
     from tagging.pose.movenet import BatchedMoveNet, MoveNetConstants
     from tagging.pose.tfjs_convert import MOVENET_DECODE_CONSTANTS as C
+    from tagging.pose.tfjs_convert import set_movenet_input_size
 
+    native = SINGLE_POSE_MOVENETS[name]
+    size = native if input_size is None else int(input_size)
+    if size != native:
+        graph = GraphModel(name, rewrite=lambda gd: set_movenet_input_size(gd, size))
+        return BatchedMoveNet(graph, movenet_constants(size // 4, float(graph.constant(C["distance_bias"]))), size)
     graph = GraphModel(name)
     consts = MoveNetConstants(
         centre_weight=graph.constant(C["centre_weight"]).astype(np.float32),
@@ -372,7 +401,7 @@ def load_movenet(name: str):
         grid_y=graph.constant(C["grid_y"]).astype(np.float32),
         grid_x=graph.constant(C["grid_x"]).astype(np.float32),
         output_scale=graph.constant(C["output_scale"]).astype(np.float32).reshape(2))
-    return BatchedMoveNet(graph, consts, SINGLE_POSE_MOVENETS[name])
+    return BatchedMoveNet(graph, consts, native)
 
 
 def load_graph(name: str):

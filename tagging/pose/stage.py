@@ -12,7 +12,8 @@ from typing import Optional
 
 from tagging.pose.detector import DetectorConfig, PersonDetector
 from tagging.pose.estimators import MultiPoseEstimator, PoseConfig, TopDownPoseEstimator
-from tagging.pose.models import configure_tensorflow, fetch_models, load_graph
+from tagging.pose.models import (CROP_MODEL_SIZES, SINGLE_POSE_MOVENETS, configure_tensorflow, fetch_models,
+                                 load_graph, load_movenet)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,19 @@ class PoseStageConfig:
         # (COCO AP 0.413 against 0.420; docs/pose.md).
         if self.pose.crop_model == "posenet" and self.pose.flip_test:
             object.__setattr__(self, "pose", replace(self.pose, flip_test=False))
+        small = self.pose.small_crop_px
+        if small < 0 or small % 32:
+            raise ValueError(f"PoseConfig.small_crop_px must be 0 or a positive multiple of 32; got {small}")
+        # Smaller crops are a MoveNet graph rewrite (tagging.pose.tfjs_convert.set_movenet_input_size),
+        # and only smaller than the model's own side saves anything (Lightning is 192 px).
+        if small and (self.pose.crop_model not in SINGLE_POSE_MOVENETS
+                      or small >= CROP_MODEL_SIZES[self.pose.crop_model]):
+            object.__setattr__(self, "pose", replace(self.pose, small_crop_px=0))
+
+    @property
+    def small_crops(self) -> bool:
+        """Whether some people (the small ones) go through the crop model at a smaller side."""
+        return self.backend != "multipose" and self.pose.small_crop_px > 0
 
     @property
     def model_names(self) -> list[str]:
@@ -41,7 +55,8 @@ class PoseStageConfig:
 
     @property
     def model_id(self) -> str:
-        """What the ``videos`` table's ``pose_backend`` records, e.g. ``centernet+autotiles/movenet-thunder+flip64px``."""
+        """What the ``videos`` table's ``pose_backend`` records, e.g.
+        ``centernet+autotiles/movenet-thunder+crop128px<64px+flip64px``."""
         if self.backend == "multipose":
             return "movenet-multipose"
         tiles = f"+tiles{self.detector.tile_px}" if self.detector.tile_px else ""
@@ -50,7 +65,9 @@ class PoseStageConfig:
         flip = ""
         if self.pose.flip_test:
             flip = f"+flip{self.pose.flip_min_height_px:g}px" if self.pose.flip_min_height_px > 0 else "+flip"
-        return f"{self.detector.model}{tiles}/{self.pose.crop_model}{flip}"
+        small = (f"+crop{self.pose.small_crop_px}px<{self.pose.small_person_height_px:g}px"
+                 if self.small_crops else "")
+        return f"{self.detector.model}{tiles}/{self.pose.crop_model}{small}{flip}"
 
 
 def build_estimator(config: PoseStageConfig):
@@ -60,4 +77,5 @@ def build_estimator(config: PoseStageConfig):
     if config.backend == "multipose":
         return MultiPoseEstimator(load_graph("movenet-multipose"), config.pose)
     detector = PersonDetector(load_graph(config.detector.model), config.detector)
-    return TopDownPoseEstimator(detector, load_graph(config.pose.crop_model), config.pose)
+    small = load_movenet(config.pose.crop_model, config.pose.small_crop_px) if config.small_crops else None
+    return TopDownPoseEstimator(detector, load_graph(config.pose.crop_model), config.pose, small)

@@ -229,6 +229,57 @@ def make_movenet_batchable(graph_def):
     return graph_def
 
 
+# The backbone is fully convolutional except for its FPN's three upsampling steps, whose
+# output sizes were folded into constants for the native input side (e.g. 16, 32, 64 for
+# Thunder's 256 px).  Scaling those constants makes the same weights run on smaller crops.
+MOVENET_UPSAMPLE_SIZES = tuple(
+    MOVENET_PREFIX + f"center_net_mobile_net_v2fpn_feature_extractor/model_1/{layer}/mul"
+    for layer in ("up_sampling2d", "up_sampling2d_1", "up_sampling2d_2"))
+MOVENET_STRIDE = 32  # the backbone's coarsest stride: input sides must be multiples of it
+
+
+def set_movenet_input_size(graph_def, size: int):
+    """Make a (batchable) MoveNet single-pose GraphDef take ``size`` x ``size`` crops, in place.
+
+    ``size`` must be a multiple of 32; the heads then come out at ``size / 4`` cells a side.
+    Only the placeholder's shape and the upsampling sizes change: same weights, same ops.
+    The graph's own decoding tail is dropped (its constants are sized for the native grid,
+    and the heads are decoded in numpy anyway); the decoding constants stay, unconnected.
+    """
+    from tensorflow.python.framework import tensor_util
+
+    if size <= 0 or size % MOVENET_STRIDE:
+        raise ConversionError(f"MoveNet input side must be a positive multiple of {MOVENET_STRIDE}; got {size}")
+    nodes = {n.name: n for n in graph_def.node}
+    placeholder = nodes.get("input")
+    missing = [n for n in MOVENET_UPSAMPLE_SIZES if n not in nodes or nodes[n].op != "Const"]
+    if placeholder is None or missing:
+        raise ConversionError(f"not a MoveNet single-pose graph (lacks {missing or ['input']})")
+    dims = placeholder.attr["shape"].shape.dim
+    native = dims[1].size
+    for name in MOVENET_UPSAMPLE_SIZES:
+        value = nodes[name].attr["value"]
+        old = tensor_util.MakeNdarray(value.tensor)
+        value.tensor.CopyFrom(tensor_util.make_tensor_proto((old * size) // native, dtype=old.dtype))
+    dims[1].size = dims[2].size = size
+    needed = {t.split(":")[0] for t in list(MOVENET_HEADS.values()) + list(MOVENET_DECODE_CONSTANTS.values())}
+    todo = list(needed)
+    while todo:
+        for src in nodes[todo.pop()].input:
+            src = src.lstrip("^").split(":")[0]
+            if src not in needed:
+                needed.add(src)
+                todo.append(src)
+    kept = []
+    for n in graph_def.node:
+        if n.name in needed:
+            kept.append(type(n)())
+            kept[-1].CopyFrom(n)
+    del graph_def.node[:]
+    graph_def.node.extend(kept)
+    return graph_def
+
+
 def make_batch_dynamic(graph_def, placeholder_name: str):
     """Declare batch -1 on a placeholder (graphs without batch-specific ops, e.g. PoseNet)."""
     for n in graph_def.node:
