@@ -127,24 +127,28 @@ _FIELDS = ("frame_index", "timestamp_ms", "score", "keypoints", "appearance", "c
 def write_track_parts(ref: SpillRef, frames: list) -> tuple[str, list[int]]:
     """Write the tracked people of a block's (id-filled) frames grouped by track, beside the
     block; returns the file and the track ids in it."""
-    by_track: dict[int, list] = {}
-    for frame_index, ts, poses in frames:
-        for i, tid in enumerate(poses.track_id.tolist()):
-            if tid >= 0:
-                by_track.setdefault(tid, []).append((frame_index, ts, poses, i))
+    def column(get, dtype):
+        return np.concatenate([np.asarray(get(f), dtype) for f in frames]) if frames else np.zeros(0, dtype)
+
+    tid = column(lambda f: f[2].track_id, np.int64)
+    cols = {"frame_index": column(lambda f: np.full(len(f[2]), f[0]), np.int64),
+            "timestamp_ms": column(lambda f: np.full(len(f[2]), f[1]), np.float64),
+            "score": column(lambda f: f[2].score, np.float32),
+            "keypoints": column(lambda f: f[2].keypoints, np.float32),
+            "appearance": column(lambda f: f[2].appearance, np.float32),
+            "context": column(lambda f: f[2].context, np.float32)}
+    # frames are in frame order, so a stable sort by track keeps each track's frames in order
+    order = np.argsort(tid, kind="stable")
+    order = order[tid[order] >= 0]
+    track_ids, starts = np.unique(tid[order], return_index=True)
     arrays = {}
-    for tid, obs in by_track.items():
-        arrays[f"{tid}.frame_index"] = np.array([o[0] for o in obs], np.int64)
-        arrays[f"{tid}.timestamp_ms"] = np.array([o[1] for o in obs], np.float64)
-        arrays[f"{tid}.score"] = np.array([o[2].score[o[3]] for o in obs], np.float32)
-        arrays[f"{tid}.keypoints"] = np.stack([o[2].keypoints[o[3]] for o in obs]).astype(np.float32)
-        arrays[f"{tid}.appearance"] = np.stack([o[2].appearance[o[3]] for o in obs]).astype(np.float32)
-        arrays[f"{tid}.context"] = np.stack([o[2].context[o[3]] for o in obs]).astype(np.float32)
+    for t, rows in zip(track_ids.tolist(), np.split(order, starts[1:])):
+        arrays.update({f"{t}.{name}": col[rows] for name, col in cols.items()})
     path = ref.path.removesuffix(".frames") + ".tracks.npz"
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     _write(path, buf.getvalue())
-    return path, sorted(by_track)
+    return path, track_ids.tolist()
 
 
 def read_track_part(path: str, track_id: int) -> tuple[np.ndarray, ...]:

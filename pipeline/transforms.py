@@ -22,7 +22,7 @@ from tagging.pose.estimators import TopDownPoseEstimator
 from tagging.pose.stage import PoseStageConfig
 from tagging.tables import rows
 from tagging.track.online import TrackerConfig
-from tagging.track.segments import SegmentGrid, ids_by_ordinal, stitch_segments, track_segment
+from tagging.track.segments import SegmentGrid, stitch_segments, track_segment
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, TrackSeq
 from tagging.track.teams import assign_teams, track_colour
 
@@ -202,10 +202,12 @@ class TrackPlayers(beam.PTransform):
         def stitch(video_id, segs):
             segs = list(segs)
             tracks = stitch_segments([s[:4] for s in segs], config=config if mode == "offline" else None)
-            by_ord = ids_by_ordinal(tracks)
-            ords = np.array([o for o, pairs in by_ord.items() for _ in pairs], np.int64)
-            dets = np.array([d for pairs in by_ord.values() for d, _ in pairs], np.int64)
-            tids = np.array([t for pairs in by_ord.values() for _, t in pairs], np.int64)
+            # every observed box of every track as three flat arrays, in ordinal order
+            obs = [t.observed for t in tracks]
+            ords = np.concatenate([t.frame[o] for t, o in zip(tracks, obs)] + [np.zeros(0, np.int64)])
+            dets = np.concatenate([t.det_index[o] for t, o in zip(tracks, obs)] + [np.zeros(0, np.int64)])
+            tids = np.concatenate([np.full(int(o.sum()), t.track_id, np.int64) for t, o in zip(tracks, obs)]
+                                  + [np.zeros(0, np.int64)])
             order = np.argsort(ords, kind="stable")
             ords, dets, tids = ords[order], dets[order], tids[order]
             refs = {r.path: r for s in segs for r in s[4]}

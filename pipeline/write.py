@@ -71,12 +71,11 @@ class _CommitVideoFn(beam.DoFn):
                     if not files[table]:
                         files[table].append(write_part(self.output, self.run_id, table, video_id, 0, []))
                 commit_video(self.output, self.run_id, video_id, files, row)
+                remove_spill(spill_video_dir(self.output, self.run_id, video_id))
                 yield video_id
                 return
             except Exception as exc:
                 errors.append(f"could not commit under {self.output}: {exc}")
-            finally:
-                remove_spill(spill_video_dir(self.output, self.run_id, video_id))
         # Not committed: what was committed before stays; this run's files of it go.
         self.write_failed.inc()
         errors = list(dict.fromkeys(errors))  # one line per table, not per file
