@@ -109,3 +109,27 @@ def test_gap_splits_segments_and_empty_inputs():
 def test_config_window_changes_nothing_structural(throw_in):
     tf = track_features(*throw_in, FeatureConfig(window_s=0.6))
     assert tf.X.shape[1] == len(feature_names())
+
+
+def test_chunks_are_exactly_the_whole_track():
+    """A full-match track is featured a chunk at a time (flat memory): every chunk size gives
+    the same numbers, bit for bit, across segment gaps and with the torso-less fallback."""
+    from tagging.events.features import iter_track_features
+    rng = np.random.default_rng(5)
+    T = 1500
+    ts = np.cumsum(rng.choice([40.0, 80.0, 900.0], T, p=[0.9, 0.098, 0.002]))
+    xy = np.cumsum(rng.normal(0, 1, (T, 1, 2)), 0) + rng.uniform(-20, 20, (1, 17, 2)) + rng.normal(0, 2, (T, 17, 2))
+    score = rng.uniform(0, 1, (T, 17, 1))
+    for shoulders in (1.0, 0.1):          # 0.1: no confident torso, the extent-based scale
+        score[:, [KP["left_shoulder"], KP["right_shoulder"]]] *= shoulders
+        kps = np.concatenate([xy, score], -1).astype(np.float32)
+        whole = track_features(ts, kps)
+        assert len(np.unique(whole.segment)) > 1 and len(whole.grid_ms) > 1000
+        for max_rows in (1, 97, 1000):
+            chunks = list(iter_track_features(ts, kps, max_rows=max_rows))
+            assert max(len(c.grid_ms) for c in chunks) <= max_rows
+            assert np.array_equal(np.concatenate([c.X for c in chunks]), whole.X)
+            assert np.array_equal(np.concatenate([c.grid_ms for c in chunks]), whole.grid_ms)
+            assert np.array_equal(np.concatenate([c.segment for c in chunks]), whole.segment)
+    with pytest.raises(ValueError, match="max_rows"):
+        list(iter_track_features(ts, kps, max_rows=0))

@@ -64,6 +64,9 @@ def test_save_load_round_trip(small_model, tmp_path):
     tr = generate_dataset(9, 1, 0)[0]
     np.testing.assert_allclose(m.score_track(tr.timestamps_ms, tr.keypoints)[1],
                                small_model.score_track(tr.timestamps_ms, tr.keypoints)[1])
+    tf, proba = m.score_grid(tr.timestamps_ms, tr.keypoints, max_rows=7)   # chunked: the same curve (to float32 rounding)
+    np.testing.assert_allclose(proba, small_model.score_track(tr.timestamps_ms, tr.keypoints)[1], atol=1e-6)
+    assert tf.X.shape[0] == 0 and len(tf.grid_ms) == len(proba)
     with zipfile.ZipFile(path) as z:   # skops archive, no pickle inside
         assert "schema.json" in z.namelist()
         assert not any(n.endswith((".pkl", ".pickle")) for n in z.namelist())

@@ -3,7 +3,7 @@
 Input: ``timestamps_ms`` (T,) and ``keypoints`` (T, 17, 3) x_px, y_px, score of one
 track (what :func:`tagging.track.sequences.keypoint_sequences` gives, or the poses table).
 
-Steps (all in :func:`track_features`):
+Steps (all in :func:`track_features`, or a chunk at a time in :func:`iter_track_features`):
 
 1. **Missing keypoints.**  A keypoint with score < ``min_keypoint_score`` is missing.
    Its position is imputed (a) by linear interpolation in time between confident
@@ -248,7 +248,7 @@ def frame_features(p: np.ndarray, conf: np.ndarray, scale_px: np.ndarray, hip_px
     ext_w = x.max(1) - x.min(1)
     # hip height against its running median (jumps), in torso units
     hip_up = -hip_px[:, 1] / scale_px
-    win = max(3, int(round(2.0 / dt_s)) | 1)
+    win = _hip_window(dt_s)
     hip_rise = hip_up - median_filter(hip_up, size=win, mode="nearest")
     hip_v = np.gradient(hip_px, dt_s, axis=0) / scale_px[:, None] * [1, -1]
     wr_v = np.gradient(wr, dt_s, axis=0)
@@ -294,12 +294,38 @@ def _window_stats(F: np.ndarray, w: int) -> np.ndarray:
     return np.stack(stats, axis=-1).reshape(len(F), -1)
 
 
+def _frame_radius(dt_s: float) -> int:
+    """Grid steps on each side that one row of :func:`frame_features` depends on (its widest
+    filter: the running median of the hip height), so a chunk computed with this margin
+    plus the statistics window is exact."""
+    return max(_hip_window(dt_s) // 2, 4, 1) + 1
+
+
+def _hip_window(dt_s: float) -> int:
+    return max(3, int(round(2.0 / dt_s)) | 1)
+
+
 def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
                    config: FeatureConfig = FeatureConfig(), context: np.ndarray | None = None) -> TrackFeatures:
     """Window features of one track on a ``grid_hz`` grid (see the module docstring).
 
     ``context``: (T, CONTEXT_DIM) ball and pitch context per observation
     (:data:`tagging.core.types.CONTEXT_COLUMNS`), None when unknown."""
+    chunks = list(iter_track_features(timestamps_ms, keypoints, config, context, max_rows=None))
+    if not chunks:
+        return TrackFeatures(np.empty(0), np.empty((0, len(feature_names())), np.float32), np.empty(0, np.int64))
+    return TrackFeatures(np.concatenate([c.grid_ms for c in chunks]), np.concatenate([c.X for c in chunks]),
+                         np.concatenate([c.segment for c in chunks]))
+
+
+def iter_track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
+                        config: FeatureConfig = FeatureConfig(), context: np.ndarray | None = None,
+                        max_rows: int | None = 2048):
+    """:func:`track_features` in chunks of at most ``max_rows`` grid steps (None: one chunk
+    per segment), in time order, each inside one segment.  Concatenated, the chunks are
+    exactly :func:`track_features`' output: each chunk is computed with a margin wider
+    than every filter it depends on.  Memory then depends on ``max_rows``, not on the
+    track's length (a full-match track is ~65,000 grid steps of ~330 float features)."""
     ts = np.asarray(timestamps_ms, np.float64)
     kps = np.asarray(keypoints, np.float32)
     if context is not None:
@@ -309,10 +335,10 @@ def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
     if kps.ndim != 3 or kps.shape[1:] != (NUM_KEYPOINTS, 3) or len(ts) != len(kps):
         raise ValueError(f"keypoints must be (T, {NUM_KEYPOINTS}, 3) with T = len(timestamps_ms); "
                          f"got {kps.shape} and {ts.shape}")
-    n_feat = len(feature_names())
-    empty = TrackFeatures(np.empty(0), np.empty((0, n_feat), np.float32), np.empty(0, np.int64))
+    if max_rows is not None and max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1 or None; got {max_rows}")
     if len(ts) < 2:
-        return empty
+        return
     order = np.argsort(ts, kind="stable")
     ts, kps = ts[order], kps[order]
     context = None if context is None else context[order]
@@ -321,47 +347,70 @@ def track_features(timestamps_ms: np.ndarray, keypoints: np.ndarray,
     ts, xy, ok = ts[has_any], xy[has_any], ok[has_any]
     context = None if context is None else context[has_any]
     if len(ts) < 2:
-        return empty
+        return
     seg = _segments(ts, config.max_gap_ms)
     dt_ms = 1000.0 / config.grid_hz
     w = int(round(config.window_s * config.grid_hz)) | 1
-    out_t, out_x, out_s = [], [], []
+    margin = w // 2 + _frame_radius(dt_ms / 1000.0)
     for s in np.unique(seg):
         m = seg == s
         t_s = ts[m]
         if t_s[-1] - t_s[0] < config.min_segment_s * 1000:
             continue
+        xy_s, ok_s = xy[m], ok[m].astype(np.float64)
+        ctx_s = None if context is None else context[m]
         grid = np.arange(t_s[0], t_s[-1] + 1e-6, dt_ms)
         G = len(grid)
-        pos = np.empty((G, NUM_KEYPOINTS, 2))
-        conf = np.empty((G, NUM_KEYPOINTS))
-        for k in range(NUM_KEYPOINTS):
-            for c in range(2):
-                pos[:, k, c] = np.interp(grid, t_s, xy[m, k, c])
-            conf[:, k] = np.interp(grid, t_s, ok[m, k].astype(np.float64))
-        hip = pos[:, [_L["hip"], _R["hip"]]].mean(1)
-        torso = np.linalg.norm(pos[:, [_L["shoulder"], _R["shoulder"]]].mean(1) - hip, axis=1)
-        torso_conf = conf[:, [_L["shoulder"], _R["shoulder"], _L["hip"], _R["hip"]]].min(1) > 0.5
-        if torso_conf.sum() >= 1:
-            med = np.median(torso[torso_conf])
-            torso = np.where(torso_conf, torso, med)
-        else:  # no confident torso in the whole segment: an upright person is ~3 torso lengths tall
-            torso = np.full(G, max(np.median(pos[..., 1].max(1) - pos[..., 1].min(1)) / 3.0, 1.0))
-        sw = max(3, int(round(config.scale_window_s * config.grid_hz)) | 1)
-        scale = np.maximum(median_filter(torso, size=sw, mode="nearest"), 1.0)
-        p = (pos - hip[:, None, :]) / scale[:, None, None]
-        p[..., 1] *= -1.0
-        F = frame_features(p, conf, scale, hip, dt_ms / 1000.0)
-        F = np.concatenate([F, context_frame_features(t_s, None if context is None else context[m], grid)], 1)
-        X = _window_stats(F, w)
-        # share of the centred window inside this segment
-        idx = np.arange(G)
-        inside = (np.minimum(idx + w // 2, G - 1) - np.maximum(idx - w // 2, 0) + 1) / w
-        out_t.append(grid)
-        out_x.append(np.concatenate([X, inside[:, None]], axis=1))
-        out_s.append(np.full(G, s, np.int64))
-    if not out_t:
-        return empty
-    X = np.concatenate(out_x).astype(np.float32)
-    X[~np.isfinite(X)] = 0.0
-    return TrackFeatures(np.concatenate(out_t), X, np.concatenate(out_s))
+        # the scale needs the whole segment (median torso, running median): a few floats per step
+        hip, scale = _segment_scale(grid, t_s, xy_s, ok_s, config)
+        step = G if max_rows is None else max_rows
+        for a in range(0, G, step):
+            b = min(a + step, G)
+            lo, hi = max(a - margin, 0), min(b + margin, G)
+            pos, conf = _on_grid(grid[lo:hi], t_s, xy_s, ok_s, range(NUM_KEYPOINTS))
+            p = (pos - hip[lo:hi, None, :]) / scale[lo:hi, None, None]
+            p[..., 1] *= -1.0
+            F = frame_features(p, conf, scale[lo:hi], hip[lo:hi], dt_ms / 1000.0)
+            F = np.concatenate([F, context_frame_features(t_s, ctx_s, grid[lo:hi])], 1)
+            X = _window_stats(F, w)[a - lo:b - lo]
+            # share of the centred window inside this segment
+            idx = np.arange(a, b)
+            inside = (np.minimum(idx + w // 2, G - 1) - np.maximum(idx - w // 2, 0) + 1) / w
+            X = np.concatenate([X, inside[:, None]], axis=1).astype(np.float32)
+            X[~np.isfinite(X)] = 0.0
+            yield TrackFeatures(grid[a:b], X, np.full(b - a, s, np.int64))
+
+
+def _on_grid(grid: np.ndarray, t_s: np.ndarray, xy_s: np.ndarray, ok_s: np.ndarray, kp_idx
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (G, K, 2) and confident shares (G, K) of keypoints ``kp_idx`` interpolated
+    from observations at ``t_s`` onto ``grid`` (ms)."""
+    kp_idx = list(kp_idx)
+    pos = np.empty((len(grid), len(kp_idx), 2))
+    conf = np.empty((len(grid), len(kp_idx)))
+    for i, k in enumerate(kp_idx):
+        for c in range(2):
+            pos[:, i, c] = np.interp(grid, t_s, xy_s[:, k, c])
+        conf[:, i] = np.interp(grid, t_s, ok_s[:, k])
+    return pos, conf
+
+
+def _segment_scale(grid: np.ndarray, t_s: np.ndarray, xy_s: np.ndarray, ok_s: np.ndarray,
+                   config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Hip centre (G, 2) px and torso scale (G,) px of one segment on its grid."""
+    torso_kp = [_L["shoulder"], _R["shoulder"], _L["hip"], _R["hip"]]
+    pos, conf = _on_grid(grid, t_s, xy_s, ok_s, torso_kp)
+    hip = pos[:, 2:].mean(1)
+    torso = np.linalg.norm(pos[:, :2].mean(1) - hip, axis=1)
+    torso_conf = conf.min(1) > 0.5
+    if torso_conf.sum() >= 1:
+        med = np.median(torso[torso_conf])
+        torso = np.where(torso_conf, torso, med)
+    else:  # no confident torso in the whole segment: an upright person is ~3 torso lengths tall
+        height = np.empty(len(grid))
+        for a in range(0, len(grid), 4096):   # the body's extent, a chunk at a time
+            p, _ = _on_grid(grid[a:a + 4096], t_s, xy_s, ok_s, range(NUM_KEYPOINTS))
+            height[a:a + 4096] = p[..., 1].max(1) - p[..., 1].min(1)
+        torso = np.full(len(grid), max(np.median(height) / 3.0, 1.0))
+    sw = max(3, int(round(config.scale_window_s * config.grid_hz)) | 1)
+    return hip, np.maximum(median_filter(torso, size=sw, mode="nearest"), 1.0)

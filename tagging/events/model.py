@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from tagging.core.types import Event
-from tagging.events.features import FEATURE_VERSION, FeatureConfig, TrackFeatures, feature_names, track_features
+from tagging.events.features import (FEATURE_VERSION, FeatureConfig, TrackFeatures, feature_names,
+                                     iter_track_features, track_features)
 
 BACKGROUND = "background"
 DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "events_default.skops"
@@ -115,9 +116,24 @@ class EventModel:
             return tf, np.zeros((0, len(self.classes)))
         return tf, self.pipeline.predict_proba(tf.X)
 
+    def score_grid(self, timestamps_ms: np.ndarray, keypoints: np.ndarray, context: np.ndarray | None = None,
+                   max_rows: int = 2048) -> tuple[TrackFeatures, np.ndarray]:
+        """:meth:`score_track` without keeping the features (``X`` is empty): they are made
+        and scored ``max_rows`` grid steps at a time, so a full-match track costs the same
+        memory as a short one; the probabilities are identical."""
+        grid, seg, proba = [], [], []
+        for chunk in iter_track_features(timestamps_ms, keypoints, self.feature_config, context, max_rows):
+            grid.append(chunk.grid_ms)
+            seg.append(chunk.segment)
+            proba.append(self.pipeline.predict_proba(chunk.X))
+        no_x = np.empty((0, len(feature_names())), np.float32)
+        if not grid:
+            return TrackFeatures(np.empty(0), no_x, np.empty(0, np.int64)), np.zeros((0, len(self.classes)))
+        return TrackFeatures(np.concatenate(grid), no_x, np.concatenate(seg)), np.concatenate(proba)
+
     def detect(self, track_id: int, timestamps_ms: np.ndarray, keypoints: np.ndarray,
                context: np.ndarray | None = None) -> list[Event]:
-        tf, proba = self.score_track(timestamps_ms, keypoints, context)
+        tf, proba = self.score_grid(timestamps_ms, keypoints, context)
         events = []
         for ci, c in enumerate(self.classes):
             if c == BACKGROUND:

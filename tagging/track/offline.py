@@ -92,7 +92,9 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
     all together).  Its running sum, subtracted from box centres, gives positions in
     which players move slowly and straight -- what tracklet joining extrapolates.
     """
-    steps: list[list[np.ndarray]] = [[] for _ in range(n_frames)]
+    # one flat array of every frame-to-frame step (a full match: ~3 million), grouped by
+    # frame with one sort, so memory stays a few arrays long, not one object per step
+    fr_parts, d_parts = [np.zeros(0, np.int64)], [np.zeros((0, 2))]
     for t in tracks:
         obs = t.observed
         f, b = t.frame[obs], t.xyxy[obs]
@@ -100,12 +102,18 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
             continue
         c = (b[:, :2] + b[:, 2:]) / 2
         consecutive = np.diff(f) == 1
-        for fr, d in zip(f[1:][consecutive], np.diff(c, axis=0)[consecutive]):
-            steps[fr].append(d)
+        fr_parts.append(f[1:][consecutive])
+        d_parts.append(np.diff(c, axis=0)[consecutive])
+    fr, d = np.concatenate(fr_parts), np.concatenate(d_parts)
     move = np.zeros((n_frames, 2))
-    for fr, ds in enumerate(steps):
-        if len(ds) >= 2:
-            move[fr] = np.median(np.stack(ds), axis=0)
+    counts = np.bincount(fr, minlength=n_frames)[:n_frames]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    many = np.nonzero(counts >= 2)[0]
+    lo = starts[many] + (counts[many] - 1) // 2          # the middle one or two of each frame's steps
+    hi = starts[many] + counts[many] // 2
+    for k in range(2):
+        v = d[np.lexsort((d[:, k], fr)), k]
+        move[many, k] = (v[lo] + v[hi]) / 2
     return np.cumsum(move, axis=0)
 
 
