@@ -12,7 +12,9 @@ read them back.
 Layout: ``OUTPUT/_spill/<run_id>/<video_id>/<first frame>-<random>.frames`` (the frames
 of one block: a pickle of ``[(frame_index, timestamp_ms, FramePoses)]``, private to the
 run that wrote it) and ``.../<first frame>-<random>.tracks.npz`` (the same block's
-tracked people, by track, for the per-track steps).  A video's folder is removed when
+tracked people, by track, for the per-track steps); and per tracked segment
+``.../segment-<k>-<random>.ids.npz`` (which of the segment's tracks each of its boxes is
+in, so that the stitch needs only a small view of each segment).  A video's folder is removed when
 it is committed or given up; the run's folder when the run ends
 (:meth:`pipeline.commit.RunLock.finish`); a killed run's folder by the next run
 (:func:`pipeline.commit.remove_dead_runs`).
@@ -157,6 +159,36 @@ def read_track_part(path: str, track_id: int) -> tuple[np.ndarray, ...]:
     # a local .npz is read member by member: a track reads only its own arrays
     with np.load(path if _local(path) else io.BytesIO(_read(path))) as npz:
         return tuple(npz[f"{track_id}.{f}"] for f in _FIELDS)
+
+
+# ------------------------------------------------------------------ tracked segments
+
+def write_segment_ids(root: str, video_id: str, k: int, tracks) -> str:
+    """Write which track each observed box of a tracked segment is in: ``(track index in
+    the segment, ordinal, det_index)``, beside the video's blocks; returns the file."""
+    parts = [(np.full(int(t.observed.sum()), i, np.int64), t.frame[t.observed], t.det_index[t.observed])
+             for i, t in enumerate(tracks)]
+    cols = [np.concatenate([p[c] for p in parts] + [np.zeros(0, np.int64)]).astype(np.int64) for c in range(3)]
+    path = _join(root, video_id, f"segment-{k:06d}-{uuid.uuid4().hex[:8]}.ids.npz")
+    buf = io.BytesIO()
+    np.savez(buf, track=cols[0], ordinal=cols[1], det_index=cols[2])
+    _write(path, buf.getvalue())
+    return path
+
+
+def block_ids(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ordinals, det_index, track_id)`` of one block from the segments that own its frames:
+    ``parts`` = ``[(segment ids file, first ordinal, stop ordinal, global id per track)]``
+    (id 0: the track has no box in the frames that segment owns)."""
+    out = [np.zeros(0, np.int64)] * 3
+    for path, lo, hi, ids in parts:
+        with np.load(path if _local(path) else io.BytesIO(_read(path))) as npz:
+            track, ords, dets = npz["track"], npz["ordinal"], npz["det_index"]
+        tids = np.asarray(ids, np.int64)[track]
+        keep = (ords >= lo) & (ords < hi) & (tids > 0)
+        out = [np.concatenate([a, b[keep]]) for a, b in zip(out, (ords, dets, tids))]
+    order = np.argsort(out[0], kind="stable")
+    return out[0][order], out[1][order], out[2][order]
 
 
 def remove_spill(path: str) -> None:

@@ -22,7 +22,7 @@ from tagging.pose.estimators import TopDownPoseEstimator
 from tagging.pose.stage import PoseStageConfig
 from tagging.tables import rows
 from tagging.track.online import TrackerConfig
-from tagging.track.segments import SegmentGrid, stitch_segments, track_segment
+from tagging.track.segments import SegmentGrid, segment_view, stitch_views, track_segment
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, TrackSeq
 from tagging.track.teams import assign_teams, track_colour
 
@@ -136,11 +136,13 @@ class _SpillFramesFn(beam.DoFn):
 
 
 class _TrackSegmentFn(beam.DoFn):
-    """``((video_id, k), [SpillRef])`` -> ``(video_id, (k, first, last ordinal, tracks, refs))``:
-    one segment tracked from the frames its spills hold (``grid`` None: the whole video)."""
+    """``((video_id, k), [SpillRef])`` -> ``(video_id, (SegmentView, ids file, refs))``: one
+    segment tracked from the frames its spills hold (``grid`` None: the whole video); which
+    track each box is in goes to a spill file, and only a small view of the tracks (ends
+    and overlaps, :func:`tagging.track.segments.segment_view`) goes on to the stitch."""
 
-    def __init__(self, config: TrackerConfig, mode: str, grid: SegmentGrid | None, stride: int):
-        self.config, self.mode, self.grid, self.stride = config, mode, grid, stride
+    def __init__(self, root: str, config: TrackerConfig, mode: str, grid: SegmentGrid | None, stride: int):
+        self.root, self.config, self.mode, self.grid, self.stride = root, config, mode, grid, stride
         self.segments = Metrics.counter(NAMESPACE, "track_segments")
 
     def process(self, element):
@@ -153,8 +155,11 @@ class _TrackSegmentFn(beam.DoFn):
         tracks = track_segment(ords, [f[2].xyxy for f in frames], [f[2].box_score for f in frames], self.config,
                                self.mode, keypoints=[f[2].keypoints for f in frames],
                                colours=[f[2].appearance for f in frames], timestamps_ms=[float(f[1]) for f in frames])
+        shared = [o for o, f in zip(ords, frames) if self.grid is not None and len(self.grid.segments_of(float(f[1]))) > 1]
+        view = segment_view(k, ords, shared, tracks, self.config.join_fit_frames)
+        path = spill.write_segment_ids(self.root, video_id, k, tracks)
         self.segments.inc()
-        yield video_id, (k, min(ords), max(ords), tracks, list(refs))
+        yield video_id, (view, path, list(refs))
 
 
 class TrackPlayers(beam.PTransform):
@@ -167,8 +172,10 @@ class TrackPlayers(beam.PTransform):
     each, :mod:`pipeline.spill`), each time segment (``chunk_s`` long, ``overlap_s``
     shared with the next) is tracked as its own element from the spills that hold it,
     and the segments of a video are stitched in their overlaps into one global id per
-    player.  Only spill references and each segment's tracked boxes cross shuffles, so
-    memory does not grow with the match on any runner.  ``chunk_s=0`` tracks each video
+    player.  Only spill references and a small view of each segment's tracks (their ends
+    and overlaps) cross shuffles; which track each box is in stays in a spill file per
+    segment until its blocks are labelled, so memory does not grow with the match on any
+    runner.  ``chunk_s=0`` tracks each video
     in one piece; ``mode="online"`` for frame-by-frame association only.  ``stride``
     must be the decode stride: processed frames are ``frame_index // stride``.
     """
@@ -200,21 +207,13 @@ class TrackPlayers(beam.PTransform):
             yield from (((video_id, k), r) for k, r in sorted(members.items()))
 
         def stitch(video_id, segs):
-            segs = list(segs)
-            tracks = stitch_segments([s[:4] for s in segs], config=config if mode == "offline" else None)
-            # every observed box of every track as three flat arrays, in ordinal order
-            obs = [t.observed for t in tracks]
-            ords = np.concatenate([t.frame[o] for t, o in zip(tracks, obs)] + [np.zeros(0, np.int64)])
-            dets = np.concatenate([t.det_index[o] for t, o in zip(tracks, obs)] + [np.zeros(0, np.int64)])
-            tids = np.concatenate([np.full(int(o.sum()), t.track_id, np.int64) for t, o in zip(tracks, obs)]
-                                  + [np.zeros(0, np.int64)])
-            order = np.argsort(ords, kind="stable")
-            ords, dets, tids = ords[order], dets[order], tids[order]
-            refs = {r.path: r for s in segs for r in s[4]}
+            segs = sorted(segs, key=lambda s: s[0].k)
+            plans, ids = stitch_views([s[0] for s in segs], config=config if mode == "offline" else None)
+            refs = {r.path: r for s in segs for r in s[2]}
             for ref in sorted(refs.values(), key=lambda r: r.first_frame):
-                lo = np.searchsorted(ords, ref.first_frame // stride, "left")
-                hi = np.searchsorted(ords, ref.last_frame // stride, "right")
-                yield ref, (ords[lo:hi], dets[lo:hi], tids[lo:hi])
+                lo, hi = ref.first_frame // stride, ref.last_frame // stride + 1
+                yield ref, [(path, max(plans[v.k].own_start, lo), min(plans[v.k].own_stop, hi), ids[v.k])
+                            for v, path, _ in segs if plans[v.k].own_start < hi and plans[v.k].own_stop > lo]
 
         block_ordinals = self._block // stride
         return (poses
@@ -222,9 +221,10 @@ class TrackPlayers(beam.PTransform):
                 | "GroupSpillsByVideo" >> beam.GroupByKey()
                 | "PlanSegments" >> beam.FlatMapTuple(plan)
                 | "SpreadSegments" >> beam.Reshuffle()
-                | "TrackSegment" >> beam.ParDo(_TrackSegmentFn(config, mode, grid, stride))
+                | "TrackSegment" >> beam.ParDo(_TrackSegmentFn(self._root, config, mode, grid, stride))
                 | "GroupSegmentsByVideo" >> beam.GroupByKey()
-                | "Stitch" >> beam.FlatMapTuple(stitch))
+                | "Stitch" >> beam.FlatMapTuple(stitch)
+                | "LabelBlocks" >> beam.MapTuple(lambda ref, parts: (ref, spill.block_ids(parts))))
 
 
 class _FinishBlockFn(beam.DoFn):

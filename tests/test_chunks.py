@@ -126,3 +126,67 @@ def test_segments_given_out_of_order_and_with_strided_ordinals():
                                 SegmentGrid(4_000, 800))
     assert len(seg) == 2
     assert all(77 not in t.frame[t.observed].tolist() for t in seg)
+
+
+def _crowd_detections(n_frames=600, n_players=12, seed=4):
+    """v2-noised detections (bursty, occlusion-driven misses) of players who cross each
+    other under a slowly panning camera, 25 fps."""
+    from tagging.evaluate.tracking import MotSequence, NoiseProtocolV2, simulate_detections
+
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform([50, 150], [900, 450], (n_players, 2))
+    vel = rng.normal(0, 1.5, (n_players, 2))
+    pan = 1.2 * np.sin(np.arange(n_frames) / 90.0)
+    frame, tid, xyxy = [], [], []
+    for f in range(n_frames):
+        vel = 0.97 * vel + rng.normal(0, 0.3, vel.shape)
+        pos = np.clip(pos + vel, [0, 120], [960, 480])
+        pos[:, 0] -= pan[f]
+        h = 60 + pos[:, 1] / 6                          # nearer (lower) is bigger
+        for i in range(n_players):
+            frame.append(f + 1)
+            tid.append(i + 1)
+            xyxy.append([pos[i, 0] - h[i] / 5, pos[i, 1] - h[i], pos[i, 0] + h[i] / 5, pos[i, 1]])
+    seq = MotSequence("crowd", n_frames, 1000, 500, 25.0, np.array(frame), np.array(tid), np.array(xyxy, float))
+    dets = simulate_detections(seq, 3, NoiseProtocolV2())
+    return dets.xyxy, dets.score
+
+
+def test_stitching_views_gives_the_full_stitch_ids():
+    """The pipeline stitches a match from SegmentViews (a few percent of its boxes): every
+    observed box must get the id the stitch of the full tracks gives it, joins included."""
+    from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
+    from tagging.track.segments import _pieces, plans_for_spans, segment_view, stitch_segments, stitch_views, track_segment
+
+    xyxy, score = _crowd_detections()
+    ts = np.arange(len(xyxy)) * 40.0
+    grid = SegmentGrid(4_000, 800)
+    config = PIPELINE_TRACKER_CONFIG
+    members: dict[int, list[int]] = {}
+    for f, t in enumerate(ts):
+        for k in grid.segments_of(t):
+            members.setdefault(k, []).append(f)
+    segments, views = [], []
+    for k, idx in members.items():
+        tracks = track_segment(idx, [xyxy[i] for i in idx], [score[i] for i in idx], config)
+        segments.append((k, min(idx), max(idx), tracks))
+        shared = [i for i in idx if len(grid.segments_of(ts[i])) > 1]
+        views.append(segment_view(k, idx, shared, tracks, config.join_fit_frames))
+    assert len(segments) >= 7
+    # the views hold a small share of the boxes
+    n_full = sum(len(t) for s in segments for t in s[3])
+    assert sum(len(t) for v in views for t in v.tracks) < 0.6 * n_full
+    full = stitch_segments(segments, config=config)
+    want = {(int(f), int(d)): t.track_id for t in full for f, d in zip(t.frame[t.observed], t.det_index[t.observed])}
+    plans, ids = stitch_views(views[::-1], config=config)          # any order
+    got = {}
+    for k, _first, _last, tracks in segments:
+        p = plans[k]
+        for i, t in enumerate(tracks):
+            own = t.observed & (t.frame >= p.own_start) & (t.frame < p.own_stop)
+            got.update({(int(f), int(d)): int(ids[k][i]) for f, d in zip(t.frame[own], t.det_index[own])})
+    assert got == want
+    # and the whole-video joins did link pieces (so the test covers them)
+    segs = sorted(segments, key=lambda s: s[0])
+    pieces = _pieces(plans_for_spans([(s[1], s[2] + 1) for s in segs]), [s[3] for s in segs], 0.5)
+    assert len(full) < len(pieces)

@@ -92,6 +92,12 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
     all together).  Its running sum, subtracted from box centres, gives positions in
     which players move slowly and straight -- what tracklet joining extrapolates.
     """
+    return np.cumsum(camera_moves(tracks, 0, n_frames), axis=0)
+
+
+def camera_moves(tracks: list[Track], start: int, stop: int) -> np.ndarray:
+    """(stop - start, 2) px: the camera's move into each frame ``start..stop-1`` (the median
+    step of the players observed in it and the frame before; 0 where fewer than two)."""
     # one flat array of every frame-to-frame step (a full match: ~3 million), grouped by
     # frame with one sort, so memory stays a few arrays long, not one object per step
     fr_parts, d_parts = [np.zeros(0, np.int64)], [np.zeros((0, 2))]
@@ -101,12 +107,13 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
         if len(f) < 2:
             continue
         c = (b[:, :2] + b[:, 2:]) / 2
-        consecutive = np.diff(f) == 1
-        fr_parts.append(f[1:][consecutive])
-        d_parts.append(np.diff(c, axis=0)[consecutive])
+        keep = (np.diff(f) == 1) & (f[1:] >= start) & (f[1:] < stop)
+        fr_parts.append(f[1:][keep] - start)
+        d_parts.append(np.diff(c, axis=0)[keep])
     fr, d = np.concatenate(fr_parts), np.concatenate(d_parts)
+    n_frames = max(stop - start, 0)
     move = np.zeros((n_frames, 2))
-    counts = np.bincount(fr, minlength=n_frames)[:n_frames]
+    counts = np.bincount(fr, minlength=n_frames)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     many = np.nonzero(counts >= 2)[0]
     lo = starts[many] + (counts[many] - 1) // 2          # the middle one or two of each frame's steps
@@ -114,7 +121,7 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
     for k in range(2):
         v = d[np.lexsort((d[:, k], fr)), k]
         move[many, k] = (v[lo] + v[hi]) / 2
-    return np.cumsum(move, axis=0)
+    return move
 
 
 def _stabilized(t: Track, path: np.ndarray | None) -> Track:
@@ -294,30 +301,45 @@ def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set
     return bad
 
 
-def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[Track]:
-    """Chains from one Hungarian assignment over the finite (end i, start j) costs, less the
-    links that had a plausible rival (:func:`ambiguous_links`)."""
+def link_chains(cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[list[int]]:
+    """Chains of track indices (in order of their first track) from one Hungarian
+    assignment over the finite (end i, start j) costs, less the links that had a plausible
+    rival (:func:`ambiguous_links`); every track is in exactly one chain."""
+    n = len(cost)
     finite = np.isfinite(cost)
     if not finite.any():
-        return list(tracks)
+        return [[i] for i in range(n)]
     rows, cols = linear_sum_assignment(np.where(finite, cost, 1e9))
     nxt = {int(r): int(c) for r, c in zip(rows, cols) if finite[r, c]}
     for i in ambiguous_links(cost, nxt, ambiguity_margin):
         del nxt[i]
     has_prev = set(nxt.values())
-    out = []
-    for start in range(len(tracks)):
+    chains = []
+    for start in range(n):
         if start in has_prev:
             continue
-        chain, i = [tracks[start]], start
+        chain, i = [start], start
         while i in nxt:
             i = nxt[i]
-            chain.append(tracks[i])
-        out.append(Track(chain[0].track_id,
-                         np.concatenate([t.frame for t in chain]),
-                         np.concatenate([t.xyxy for t in chain]),
-                         np.concatenate([t.det_index for t in chain]),
-                         np.concatenate([t.score for t in chain])))
+            chain.append(i)
+        chains.append(chain)
+    return chains
+
+
+def concat_tracks(chain: list[Track]) -> Track:
+    """One track of ``chain``'s tracks end to end; it keeps the first one's id."""
+    return Track(chain[0].track_id, np.concatenate([t.frame for t in chain]),
+                 np.concatenate([t.xyxy for t in chain]), np.concatenate([t.det_index for t in chain]),
+                 np.concatenate([t.score for t in chain]))
+
+
+def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[Track]:
+    """The tracks joined along :func:`link_chains`."""
+    if not np.isfinite(cost).any():
+        return list(tracks)
+    out = []
+    for chain in link_chains(cost, ambiguity_margin):
+        out.append(concat_tracks([tracks[i] for i in chain]))
     return sorted(out, key=lambda t: t.track_id)
 
 

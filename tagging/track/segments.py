@@ -28,7 +28,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tagging.track.offline import Track, camera_path, fill_gaps, join_tracklets, relink_tracks, track_video
+from tagging.track.offline import (
+    Track,
+    camera_moves,
+    camera_path,
+    concat_tracks,
+    fill_gaps,
+    join_cost_matrix,
+    join_tracklets,
+    link_chains,
+    relink_cost_matrix,
+    relink_tracks,
+    track_video,
+)
 from tagging.track.online import TrackerConfig
 
 
@@ -100,19 +112,11 @@ def overlap_similarity(a: list[Track], b: list[Track], frames: np.ndarray) -> np
     return sim
 
 
-def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
-                  min_overlap_iou: float = 0.5, config: TrackerConfig | None = None) -> list[Track]:
-    """One global track list from per-segment tracks (see module doc).
-
-    With ``config`` (offline mode), the stitched tracks go through the joining and
-    long-range re-linking passes once more, over the whole video: a player whose track
-    broke near a boundary, or who left the picture in one segment and came back in
-    another, could not be linked inside either segment.  It works on tracks, not detections, so
-    it is cheap enough for the single step that sees the whole video.
-    """
-    if len(plans) != len(chunk_tracks):
-        raise ValueError(f"{len(plans)} chunk plans but {len(chunk_tracks)} track lists")
-    # union-find over (chunk, index) through matches at each boundary
+def _pieces(plans: list[ChunkPlan], chunk_tracks: list[list[Track]], min_overlap_iou: float
+            ) -> dict[tuple[int, int], list[tuple[tuple[int, int], Track]]]:
+    """Each player's pieces: ``{root: [((segment, track index), the track cut to the frames
+    that segment owns), ...]}`` in time order, tracks of neighbouring segments joined where
+    they sit on the same boxes in the overlap (union-find over the matches)."""
     parent: dict[tuple[int, int], tuple[int, int]] = {}
 
     def find(x):
@@ -131,18 +135,32 @@ def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
             if sim[r, c] >= min_overlap_iou:
                 parent[find((k + 1, int(c)))] = find((k, int(r)))
 
-    pieces: dict[tuple[int, int], list[Track]] = {}
+    pieces: dict[tuple[int, int], list] = {}
     for k, (plan, tracks) in enumerate(zip(plans, chunk_tracks)):
         for i, t in enumerate(tracks):
             keep = (t.frame >= plan.own_start) & (t.frame < plan.own_stop)
             if keep.any():
                 pieces.setdefault(find((k, i)), []).append(
-                    Track(-1, t.frame[keep], t.xyxy[keep], t.det_index[keep], t.score[keep]))
-    merged = []
+                    ((k, i), Track(-1, t.frame[keep], t.xyxy[keep], t.det_index[keep], t.score[keep])))
     for parts in pieces.values():
-        parts.sort(key=lambda p: int(p.frame[0]))
-        merged.append(Track(-1, np.concatenate([p.frame for p in parts]), np.concatenate([p.xyxy for p in parts]),
-                            np.concatenate([p.det_index for p in parts]), np.concatenate([p.score for p in parts])))
+        parts.sort(key=lambda p: int(p[1].frame[0]))
+    return pieces
+
+
+def stitch_chunks(plans: list[ChunkPlan], chunk_tracks: list[list[Track]],
+                  min_overlap_iou: float = 0.5, config: TrackerConfig | None = None) -> list[Track]:
+    """One global track list from per-segment tracks (see module doc).
+
+    With ``config`` (offline mode), the stitched tracks go through the joining and
+    long-range re-linking passes once more, over the whole video: a player whose track
+    broke near a boundary, or who left the picture in one segment and came back in
+    another, could not be linked inside either segment.  It works on tracks, not detections, so
+    it is cheap enough for the single step that sees the whole video.
+    """
+    if len(plans) != len(chunk_tracks):
+        raise ValueError(f"{len(plans)} chunk plans but {len(chunk_tracks)} track lists")
+    pieces = _pieces(plans, chunk_tracks, min_overlap_iou)
+    merged = [concat_tracks([p for _, p in parts]) for parts in pieces.values()]
     # one segment: nothing was cut, so the result is the single pass's, unchanged
     if config is not None and merged and len(plans) > 1:
         n_frames = max(p.stop for p in plans)
@@ -234,6 +252,93 @@ def stitch_segments(segments, min_overlap_iou: float = 0.5, config: TrackerConfi
     segments = sorted(segments, key=lambda s: s[0])
     plans = plans_for_spans([(int(first), int(last) + 1) for _, first, last, _ in segments])
     return stitch_chunks(plans, [s[3] for s in segments], min_overlap_iou, config)
+
+
+@dataclass
+class SegmentView:
+    """What the stitch needs of one tracked segment (:func:`segment_view`), a small share of
+    its boxes, so that stitching a whole match holds a few percent of its boxes at once.
+
+    ``tracks``: the segment's tracks (same order) cut to their entries at ordinals shared
+    with a neighbouring segment, their first and last entry elsewhere, and the first and
+    last ``fit_frames`` observations elsewhere (what joining fits a track's ends on);
+    ``core``: (C,) int64 ordinals only this segment tracked; ``core_move``: (C, 2) px, the
+    camera's move into each of them from all of the segment's boxes (:func:`camera_moves`)."""
+
+    k: int
+    first: int
+    last: int
+    tracks: list[Track]
+    core: np.ndarray
+    core_move: np.ndarray
+
+
+def segment_view(k: int, ordinals, shared, tracks: list[Track], fit_frames: int) -> SegmentView:
+    """The :class:`SegmentView` of segment ``k``'s ``tracks`` (:func:`track_segment`'s output):
+    ``ordinals`` it tracked, of which ``shared`` are also in a neighbouring segment."""
+    ordinals = np.unique(np.asarray(ordinals, np.int64))
+    shared = np.asarray(shared, np.int64)
+    if not len(ordinals):
+        raise ValueError(f"segment {k} has no frames")
+    first, last = int(ordinals[0]), int(ordinals[-1])
+    n = max(fit_frames, 1)
+    thin = []
+    for t in tracks:
+        keep = np.isin(t.frame, shared)
+        core = np.nonzero(~keep)[0]
+        if len(core):
+            obs = core[t.observed[core]]
+            keep[np.concatenate([core[[0, -1]], obs[:n], obs[-n:]])] = True
+        thin.append(Track(t.track_id, t.frame[keep], t.xyxy[keep], t.det_index[keep], t.score[keep]))
+    core = np.setdiff1d(ordinals, shared)
+    return SegmentView(k, first, last, thin, core, camera_moves(tracks, first, last + 1)[core - first])
+
+
+def _link_members(tracks: list[Track], members: list[list], cost: np.ndarray | None, margin: float):
+    """:func:`tagging.track.offline.link_chains` on ``tracks``, carrying each track's members
+    along: what ``join_tracklets``/``relink_tracks`` return, plus whose pieces each holds."""
+    if cost is None or not np.isfinite(cost).any():
+        return tracks, members
+    linked = [(concat_tracks([tracks[i] for i in chain]), [m for i in chain for m in members[i]])
+              for chain in link_chains(cost, margin)]
+    linked.sort(key=lambda tm: tm[0].track_id)
+    return [t for t, _ in linked], [m for _, m in linked]
+
+
+def stitch_views(views: list[SegmentView], min_overlap_iou: float = 0.5, config: TrackerConfig | None = None
+                 ) -> tuple[dict[int, ChunkPlan], dict[int, np.ndarray]]:
+    """:func:`stitch_segments` from :class:`SegmentView` s: for each segment ``k``, the
+    frames it owns (a :class:`ChunkPlan`) and the global id of each of its tracks (0: none,
+    the track has no box in those frames).  The ids are those :func:`stitch_segments` gives
+    the same segments' full tracks: in the overlaps the views hold every box, joining
+    fits only a track's ends, and the camera path takes each segment's own moves elsewhere
+    (tests/test_track_segments.py checks the two agree)."""
+    views = sorted(views, key=lambda v: v.k)
+    plans = plans_for_spans([(v.first, v.last + 1) for v in views])
+    pieces = _pieces(plans, [v.tracks for v in views], min_overlap_iou)
+    members = [[key for key, _ in parts] for parts in pieces.values()]
+    merged = [concat_tracks([p for _, p in parts]) for parts in pieces.values()]
+    if config is not None and merged and len(plans) > 1:
+        for i, t in enumerate(merged):
+            t.track_id = i
+        path = None
+        if config.join_stabilize:
+            # in the overlaps the views hold every box; elsewhere each segment measured its own
+            move = camera_moves(merged, 0, max(p.stop for p in plans))
+            for v in views:
+                move[v.core] = v.core_move
+            path = np.cumsum(move, axis=0)
+        margin = config.ambiguity_margin
+        if len(merged) >= 2:
+            merged, members = _link_members(merged, members, join_cost_matrix(merged, config, path), margin)
+        if len(merged) >= 2 and config.relink_max_cost > 0:
+            merged, members = _link_members(merged, members, relink_cost_matrix(merged, config, path), margin)
+    ids = {v.k: np.zeros(len(v.tracks), np.int64) for v in views}
+    order = sorted(range(len(merged)), key=lambda i: int(merged[i].frame[0]))
+    for new_id, i in enumerate(order, start=1):
+        for pos, ti in members[i]:
+            ids[views[pos].k][ti] = new_id
+    return {v.k: p for v, p in zip(views, plans)}, ids
 
 
 def ids_by_ordinal(tracks: list[Track]) -> dict[int, list[tuple[int, int]]]:
