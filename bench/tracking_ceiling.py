@@ -14,6 +14,16 @@ interpolation between its detections (what ``tagging.track.offline.fill_gaps`` d
 which says how much recall gap filling can add.  The pipeline does not write filled
 boxes to the ``poses`` table, so through ``matchtag evaluate tracking`` only the S = 0
 row applies; ``bench/tracking_vs_peers.py`` scores our filled boxes.
+
+``--links`` then runs our offline pass (the pipeline's tracker config) step by step and
+prints every join and re-link it makes with the oracle's verdict: the GT id at the end
+of the first piece and at the start of the second (most common id over
+``join_fit_frames`` observations; here a box takes the GT id it overlaps at IoU >= 0.3,
+so that a half-seen person is still named), the gap, the cost and the cheapest rival (another
+end for the same start, or another start for the same end), and whether the end box
+was covered by a nearer box (depth order) when the piece ended.  Pieces that hold more
+than one person before any join (swaps of the online pass) and filled gaps between two
+different people are listed too, and the IDF1 / HOTA after each step.
 """
 
 from __future__ import annotations
@@ -80,8 +90,129 @@ def ceiling(seq: MotSequence, xyxy_per_frame: list, fps: float, fill_s: list[flo
     return results
 
 
+def _label(track: Track, ids: list[np.ndarray], n: int, at_end: bool) -> int:
+    """Most common oracle id of ``n`` observations at one end of ``track`` (-1: none / false positives)."""
+    obs = track.observed
+    pairs = list(zip(track.frame[obs].tolist(), track.det_index[obs].tolist()))
+    pairs = pairs[-n:] if at_end else pairs[:n]
+    labels = [int(ids[f][d]) for f, d in pairs]
+    return max(set(labels), key=labels.count) if labels else -1
+
+
+def _people(track: Track, ids: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Runs of (oracle id, observations) along ``track``."""
+    runs: list[list[int]] = []
+    for f, d in zip(track.frame[track.observed].tolist(), track.det_index[track.observed].tolist()):
+        g = int(ids[f][d])
+        if runs and runs[-1][0] == g:
+            runs[-1][1] += 1
+        else:
+            runs.append([g, 1])
+    return [(g, n) for g, n in runs]
+
+
+def _end_cover(track: Track, xyxy_per_frame: list) -> float:
+    """Share of the last observed box of ``track`` covered by a nearer box of the same frame."""
+    from tagging.track.offline import covered_by
+
+    k = np.nonzero(track.observed)[0][-1]
+    boxes = np.asarray(xyxy_per_frame[int(track.frame[k])], np.float64)
+    return float(covered_by(boxes)[int(track.det_index[k])].max()) if len(boxes) > 1 else 0.0
+
+
+def _print_links(name: str, tracks: list[Track], cost: np.ndarray, nxt: dict, ids, xyxy_per_frame, n: int) -> None:
+    wrong = 0
+    print(f"\n{name}: {len(nxt)} links among {len(tracks)} pieces")
+    for i, j in sorted(nxt.items(), key=lambda p: int(tracks[p[0]].frame[-1])):
+        a, b = _label(tracks[i], ids, n, True), _label(tracks[j], ids, n, False)
+        rival_end = np.delete(cost[:, j], i)
+        rival_start = np.delete(cost[i], j)
+        rival = min(rival_end.min(initial=np.inf), rival_start.min(initial=np.inf))
+        ok = a == b and a >= 0
+        wrong += not ok
+        print(f"  {'ok   ' if ok else 'WRONG'} {i:3d}->{j:3d} gt {a:3d} -> {b:3d}  frames {int(tracks[i].frame[-1]):4d} -> "
+              f"{int(tracks[j].frame[0]):4d} (gap {int(tracks[j].frame[0] - tracks[i].frame[-1]):3d})  "
+              f"cost {cost[i, j]:.2f}  rival {rival:.2f}  end covered {_end_cover(tracks[i], xyxy_per_frame):.2f}")
+        for k in np.nonzero(np.isfinite(cost[:, j]))[0]:
+            if k != i:
+                print(f"      rival end   piece {k:3d} gt {_label(tracks[k], ids, n, True):3d} cost {cost[k, j]:.2f} "
+                      f"ends {int(tracks[k].frame[-1])} -> {nxt.get(int(k))}")
+        for k in np.nonzero(np.isfinite(cost[i]))[0]:
+            if k != j:
+                print(f"      rival start piece {k:3d} gt {_label(tracks[k], ids, n, False):3d} cost {cost[i, k]:.2f} "
+                      f"starts {int(tracks[k].frame[0])}")
+    print(f"  {wrong} of {len(nxt)} wrong")
+
+
+def diagnose(seq: MotSequence, dets, colours: list, fps: float, changes: dict) -> None:
+    """Print our offline pass step by step against the oracle ids (module doc, ``--links``)."""
+    from dataclasses import replace
+
+    from tagging.evaluate.tracking_real import score_tracks
+    from tagging.track import offline as off
+    from tagging.track.appearance import Cues
+    from tagging.track.online import ByteTracker
+    from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
+
+    config = replace(PIPELINE_TRACKER_CONFIG, **changes).for_fps(fps)
+    xyxy = dets.xyxy
+    ids = oracle_ids(seq, xyxy, min_iou=0.3)     # who a (partly seen) box is, not whether it scores
+    cues = Cues(dets.keypoints, colours)
+    n = config.join_fit_frames
+
+    def score(label, tracks):
+        m = score_tracks(seq, tracks_to_output(tracks))
+        print(f"{label:52s} IDF1 {m['IDF1']:.3f}  HOTA {m['HOTA']:.3f}  IDsw {m['id_switches']:3d}  "
+              f"ids {m['ids_out']}")
+
+    tracker = ByteTracker(config)
+    for b, s in zip(xyxy, dets.score):
+        tracker.update(b, s)
+    tracks = off._tracklets_from_tracker(tracker, xyxy)
+    score("online tracklets (as the online pass left them)", tracks)
+    tracks = off.split_at_contacts([t for t in (off.drop_outliers(t, config) for t in tracks) if len(t)], config)
+    tracks, cut_ends = off.split_at_occluded_gaps(tracks, config)
+    score("after strays and contact cuts", tracks)
+    print("pieces holding more than one person (swaps of the online pass):")
+    for t in tracks:
+        runs = _people(t, ids)
+        if len({g for g, _ in runs}) > 1:
+            print(f"  piece {t.track_id:3d} frames {int(t.frame[0])}-{int(t.frame[-1])}: "
+                  + ", ".join(f"gt {g} x{k}" for g, k in runs))
+    path = off.camera_path(tracks, len(xyxy)) if config.join_stabilize else None
+    cost = off.join_cost_matrix(tracks, config, path, cues)
+    nxt = off.link_pairs(cost, config.ambiguity_margin, off._ends_in(tracks, cut_ends), config.occluded_margin)
+    _print_links("joins", tracks, cost, nxt, ids, xyxy, n)
+    tracks, refused = off._join(tracks, config, path, cues, cut_ends)
+    score("after joins", tracks)
+    tracks = [t for t in tracks if int(t.observed.sum()) >= config.min_track_frames
+              and float(t.score[t.observed].mean()) >= config.min_track_mean_score]
+    score("after clutter removal", tracks)
+    cost = off.relink_cost_matrix(tracks, config, path, cues)
+    cost[off._ends_in(tracks, refused)] = np.inf
+    nxt = (off.link_pairs(cost, config.ambiguity_margin, off._ends_in(tracks, cut_ends), config.occluded_margin)
+           if config.relink_max_cost > 0 else {})
+    _print_links("re-links", tracks, cost, nxt, ids, xyxy, n)
+    tracks = off.relink_tracks(tracks, config, path, cues, cut_ends, refused)
+    score("after re-links", tracks)
+    print("filled gaps between two different people:")
+    for t in tracks:
+        obs = np.nonzero(t.observed)[0]
+        for a, b in zip(obs[:-1], obs[1:]):
+            gap = int(t.frame[b] - t.frame[a]) - 1
+            ga, gb = (int(ids[int(t.frame[k])][int(t.det_index[k])]) for k in (a, b))
+            if 0 < gap <= config.fill_max_gap_frames and ga != gb:
+                print(f"  track {t.track_id}: frames {int(t.frame[a])} -> {int(t.frame[b])} gt {ga} -> {gb}")
+    filled = [off.fill_gaps(t, config.fill_max_gap_frames) for t in tracks]
+    score("after gap filling", filled)
+    score("after smoothing (the bench's row)", [off.smooth_boxes(t, config.smooth_sigma_frames) for t in filled])
+    score("re-links' output, observed boxes only (the pipeline's)",
+          [off.Track(t.track_id, t.frame[t.observed], t.xyxy[t.observed], t.det_index[t.observed],
+                     t.score[t.observed]) for t in tracks])
+
+
 def main(argv=None) -> int:
-    from tracking_vs_peers import real_detections
+    from tracking_vs_peers import config_changes, real_detections
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tags", required=True, help="a matchtag run's output directory")
@@ -91,6 +222,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", help=".npz of tracking_vs_peers.py's torso colours")
     parser.add_argument("--fill-s", nargs="+", type=float, default=[0.2, 0.5, 1.0, 2.0],
                         help="gap lengths to fill, seconds")
+    parser.add_argument("--links", action="store_true", help="print our offline pass's links against the oracle")
+    parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
+                        help="with --links: TrackerConfig changes to the pipeline's config")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not args.video and not (args.cache and Path(args.cache).is_file()):
@@ -99,7 +233,10 @@ def main(argv=None) -> int:
 
     with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import
         import trackeval  # noqa: F401
-    run, seq, _ = real_detections(args)
+    run, seq, colours = real_detections(args)
+    if args.links:
+        diagnose(seq, run.dets, colours, run.processed_fps, config_changes(args.changes))
+        return 0
     results = ceiling(seq, run.dets.xyxy, run.processed_fps, args.fill_s)
     if args.json:
         print(json.dumps({"video_id": run.video_id, "results": results}, indent=1))

@@ -266,6 +266,8 @@ def real_pixels(args) -> int:
     rows["matchtag, gate off, contact_cover 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5)
     rows["matchtag, gate off, contact+match_iou 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5,
                                                           match_iou=0.5)
+    if args.changes:
+        rows["matchtag, --set " + " ".join(args.changes)] = ours(**config_changes(args.changes))
     for name, peer in PEERS.items():
         rows[f"{name}, defaults"] = peer(DEFAULTS[name])(dets, seq)
     results = {label: score_tracks(seq, out) for label, out in rows.items()}
@@ -335,7 +337,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune", action="store_true", help="try the peers' CANDIDATES on every third sequence")
     parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
-                        help="simulated: run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3)")
+                        help="run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3); with --tags "
+                             "one more row of ours with them")
     parser.add_argument("--seq-step", type=int, default=1,
                         help="simulated: every K-th sequence in name order (3: the 15 used while tuning)")
     parser.add_argument("--only", nargs="+", metavar="TRACKER",
