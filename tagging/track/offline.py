@@ -316,9 +316,13 @@ def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set
     return bad
 
 
-def box_covers(tracks: list[Track], points: list[tuple[int, int]]) -> np.ndarray:
-    """(len(points),): for each (track index, row) the share of that observed box covered by the
-    nearest-covering observed box of another track in the same frame (:func:`covered_by`)."""
+def box_covers(tracks: list[Track], points: list[tuple[int, int]], ahead: bool = False) -> np.ndarray:
+    """(len(points),): for each (track index, row) the share of that box covered by the most
+    covering observed box of another track in the same frame, nearer the camera (:func:`covered_by`).
+
+    ``ahead``: the larger of that and the cover of the box carried one frame further at its
+    last step's velocity (from the row before): at a low frame rate the last box seen before
+    a player goes behind another may be only a little covered, the next one mostly."""
     frames = {int(tracks[ti].frame[k]) for ti, k in points}
     boxes: dict[int, list] = {f: [] for f in frames}
     for ti, t in enumerate(tracks):
@@ -326,14 +330,20 @@ def box_covers(tracks: list[Track], points: list[tuple[int, int]]) -> np.ndarray
             boxes[int(t.frame[k])].append((ti, t.xyxy[k]))
     out = np.zeros(len(points))
     for n, (ti, k) in enumerate(points):
-        near = [b for tj, b in boxes[int(tracks[ti].frame[k])] if tj != ti]
-        if near:
-            out[n] = covered_by(np.vstack([tracks[ti].xyxy[k][None], np.stack(near)]))[0].max()
+        t = tracks[ti]
+        near = [b for tj, b in boxes[int(t.frame[k])] if tj != ti]
+        if not near:
+            continue
+        own = [t.xyxy[k]]
+        if ahead and k > 0:
+            own.append(t.xyxy[k] + (t.xyxy[k] - t.xyxy[k - 1]) / max(int(t.frame[k] - t.frame[k - 1]), 1))
+        out[n] = max(covered_by(np.vstack([box[None], np.stack(near)]))[0].max() for box in own)
     return out
 
 
 def split_at_occluded_gaps(tracks: list[Track], config: TrackerConfig) -> tuple[list[Track], frozenset]:
-    """Cut tracks at gaps that begin with the player covered by a nearer one (``occluded_gap_cover``).
+    """Cut tracks at gaps that begin with the player covered by a nearer one (``occluded_gap_cover``,
+    of the last box before the gap or of that box carried one step ahead, :func:`box_covers`).
 
     There the online pass re-activated the track on whichever box its IoU gate reached
     when someone came out from behind the occluder: a join decided without motion and
@@ -345,7 +355,8 @@ def split_at_occluded_gaps(tracks: list[Track], config: TrackerConfig) -> tuple[
     if config.occluded_gap_cover <= 0 or len(tracks) < 2:
         return tracks, frozenset()
     before_gap = [(ti, int(k)) for ti, t in enumerate(tracks) for k in np.nonzero(np.diff(t.frame) > 1)[0]]
-    cut = {p for p, c in zip(before_gap, box_covers(tracks, before_gap)) if c >= config.occluded_gap_cover}
+    covers = box_covers(tracks, before_gap, ahead=True)
+    cut = {p for p, c in zip(before_gap, covers) if c >= config.occluded_gap_cover}
     if not cut:
         return tracks, frozenset()
     out, next_id = [], max(t.track_id for t in tracks) + 1
