@@ -212,7 +212,7 @@ def diagnose(seq: MotSequence, dets, colours: list, fps: float, changes: dict) -
 
 
 def main(argv=None) -> int:
-    from tracking_vs_peers import config_changes, real_detections
+    from tracking_vs_peers import config_changes, print_real_table, real_detections
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tags", required=True, help="a matchtag run's output directory")
@@ -243,10 +243,7 @@ def main(argv=None) -> int:
         return 0
     print(f"{run.video_id}: {seq.frame_count} frames at {seq.fps:g} fps, "
           f"{sum(len(b) for b in run.dets.xyxy)} detections, {len(seq.frame)} GT boxes")
-    print(f"{'ceiling':44s}{'IDF1':>8s}{'HOTA':>8s}{'MOTA':>8s}{'recall':>8s}  ids out / in GT")
-    for label, m in results.items():
-        print(f"{label:44s}{m['IDF1']:8.3f}{m['HOTA']:8.3f}{m['MOTA']:8.3f}{m['recall']:8.3f}"
-              f"  {m['ids_out']} / {m['ids_in_gt']}")
+    print_real_table("ceiling", results, "recall")
     return 0
 
 
