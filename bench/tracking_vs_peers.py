@@ -262,7 +262,7 @@ def real_pixels(args) -> int:
     rows["matchtag, --relink off"] = ours(relink_max_cost=0.0)
     # the defaults before the occluded-gap cut and the crowd gate, and settings SportsMOT does
     # not support (docs/tracking.md)
-    rows["matchtag, occluded-gap cut off (default before)"] = ours(occluded_gap_cover=0.0)
+    rows["matchtag, no occluded-gap cut (old default)"] = ours(occluded_gap_cover=0.0)
     rows["matchtag, crowd gate off"] = ours(crowd_cover=0.0)
     rows["matchtag, crowd gate on lost tracks too"] = ours(crowd_tracked_only=False)
     rows["matchtag, gate off, contact_cover 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5)
