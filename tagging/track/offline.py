@@ -6,7 +6,9 @@ for too long or the motion model loses him, :func:`offline_tracks` runs, in orde
 
 0. **cleans** each tracklet of outlier boxes (:func:`drop_outliers`) and **cuts**
    tracklets where two players' boxes overlap (:func:`split_at_contacts`), so that a
-   join never has to undo an identity swap; then estimates the camera path;
+   join never has to undo an identity swap, and at gaps that begin with the player behind
+   a nearer one (:func:`split_at_occluded_gaps`), where the online pass re-activated a
+   track by IoU alone; then estimates the camera path;
 1. **joins** tracklets by motion continuity: for each tracklet that ends and each one
    that starts later (within ``join_max_gap_frames``), extrapolate the first one's
    end forwards and the second one's start backwards with straight-line fits over
@@ -92,21 +94,36 @@ def camera_path(tracks: list[Track], n_frames: int) -> np.ndarray:
     all together).  Its running sum, subtracted from box centres, gives positions in
     which players move slowly and straight -- what tracklet joining extrapolates.
     """
-    steps: list[list[np.ndarray]] = [[] for _ in range(n_frames)]
+    return np.cumsum(camera_moves(tracks, 0, n_frames), axis=0)
+
+
+def camera_moves(tracks: list[Track], start: int, stop: int) -> np.ndarray:
+    """(stop - start, 2) px: the camera's move into each frame ``start..stop-1`` (the median
+    step of the players observed in it and the frame before; 0 where fewer than two)."""
+    # one flat array of every frame-to-frame step (a full match: ~3 million), grouped by
+    # frame with one sort, so memory stays a few arrays long, not one object per step
+    fr_parts, d_parts = [np.zeros(0, np.int64)], [np.zeros((0, 2))]
     for t in tracks:
         obs = t.observed
         f, b = t.frame[obs], t.xyxy[obs]
         if len(f) < 2:
             continue
         c = (b[:, :2] + b[:, 2:]) / 2
-        consecutive = np.diff(f) == 1
-        for fr, d in zip(f[1:][consecutive], np.diff(c, axis=0)[consecutive]):
-            steps[fr].append(d)
+        keep = (np.diff(f) == 1) & (f[1:] >= start) & (f[1:] < stop)
+        fr_parts.append(f[1:][keep] - start)
+        d_parts.append(np.diff(c, axis=0)[keep])
+    fr, d = np.concatenate(fr_parts), np.concatenate(d_parts)
+    n_frames = max(stop - start, 0)
     move = np.zeros((n_frames, 2))
-    for fr, ds in enumerate(steps):
-        if len(ds) >= 2:
-            move[fr] = np.median(np.stack(ds), axis=0)
-    return np.cumsum(move, axis=0)
+    counts = np.bincount(fr, minlength=n_frames)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    many = np.nonzero(counts >= 2)[0]
+    lo = starts[many] + (counts[many] - 1) // 2          # the middle one or two of each frame's steps
+    hi = starts[many] + counts[many] // 2
+    for k in range(2):
+        v = d[np.lexsort((d[:, k], fr)), k]
+        move[many, k] = (v[lo] + v[hi]) / 2
+    return move
 
 
 def _stabilized(t: Track, path: np.ndarray | None) -> Track:
@@ -212,9 +229,10 @@ def _join(tracks: list[Track], config: TrackerConfig, path, cues, cut_ends: froz
         return list(tracks), frozenset()
     cost = join_cost_matrix(tracks, config, path, cues)
     contested = _ends_in(tracks, cut_ends)
-    nxt = link_pairs(cost, config.ambiguity_margin, contested, config.occluded_margin)
-    refused = [i for i in np.nonzero(contested)[0] if i not in nxt and np.isfinite(cost[i]).any()]
-    return _chains(tracks, nxt), frozenset(_last_obs(tracks[i]) for i in refused)
+    chains = link_chains(cost, config.ambiguity_margin, contested, config.occluded_margin)
+    last = {chain[-1] for chain in chains}
+    refused = [i for i in np.nonzero(contested)[0] if i in last and np.isfinite(cost[i]).any()]
+    return _along(tracks, cost, chains), frozenset(_last_obs(tracks[i]) for i in refused)
 
 
 def _last_obs(t: Track) -> tuple[int, int]:
@@ -405,31 +423,41 @@ def link_pairs(cost: np.ndarray, ambiguity_margin: float = 0.0, contested: np.nd
     return nxt
 
 
-def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0,
-          contested: np.ndarray | None = None, contested_margin: float = 0.0) -> list[Track]:
-    """Chains of the links of :func:`link_pairs`; a chain keeps its first track's id."""
-    return _chains(tracks, link_pairs(cost, ambiguity_margin, contested, contested_margin))
-
-
-def _chains(tracks: list[Track], nxt: dict[int, int]) -> list[Track]:
-    """Tracks joined along the links ``nxt`` (end i -> start j); a chain keeps its first track's id."""
-    if not nxt:
-        return list(tracks)
+def link_chains(cost: np.ndarray, ambiguity_margin: float = 0.0, contested: np.ndarray | None = None,
+                contested_margin: float = 0.0) -> list[list[int]]:
+    """Chains of track indices (in order of their first track) along the links of
+    :func:`link_pairs`; every track is in exactly one chain."""
+    nxt = link_pairs(cost, ambiguity_margin, contested, contested_margin)
     has_prev = set(nxt.values())
-    out = []
-    for start in range(len(tracks)):
+    chains = []
+    for start in range(len(cost)):
         if start in has_prev:
             continue
-        chain, i = [tracks[start]], start
+        chain, i = [start], start
         while i in nxt:
             i = nxt[i]
-            chain.append(tracks[i])
-        out.append(Track(chain[0].track_id,
-                         np.concatenate([t.frame for t in chain]),
-                         np.concatenate([t.xyxy for t in chain]),
-                         np.concatenate([t.det_index for t in chain]),
-                         np.concatenate([t.score for t in chain])))
-    return sorted(out, key=lambda t: t.track_id)
+            chain.append(i)
+        chains.append(chain)
+    return chains
+
+
+def concat_tracks(chain: list[Track]) -> Track:
+    """One track of ``chain``'s tracks end to end; it keeps the first one's id."""
+    return Track(chain[0].track_id, np.concatenate([t.frame for t in chain]),
+                 np.concatenate([t.xyxy for t in chain]), np.concatenate([t.det_index for t in chain]),
+                 np.concatenate([t.score for t in chain]))
+
+
+def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0,
+          contested: np.ndarray | None = None, contested_margin: float = 0.0) -> list[Track]:
+    """The tracks joined along :func:`link_chains`."""
+    return _along(tracks, cost, link_chains(cost, ambiguity_margin, contested, contested_margin))
+
+
+def _along(tracks: list[Track], cost: np.ndarray, chains: list[list[int]]) -> list[Track]:
+    if not np.isfinite(cost).any():
+        return list(tracks)
+    return sorted((concat_tracks([tracks[i] for i in chain]) for chain in chains), key=lambda t: t.track_id)
 
 
 def drop_outliers(track: Track, config: TrackerConfig) -> Track:
