@@ -128,3 +128,39 @@ def test_two_equally_plausible_continuations_leave_a_break(fps):
 def test_offline_tracks_keep_working_without_any_occlusion():
     tracks = offline_tracks([_walk(1, range(30), 0, 3), _walk(2, range(30), 300, -1)], 30, TrackerConfig())
     assert [len(t) for t in tracks] == [30, 30]
+
+
+def test_the_oracle_ceiling_takes_gt_ids_drops_strays_and_fills_gaps(monkeypatch):
+    """bench/tracking_ceiling.py: two walkers over 10 frames at 10 fps; the detector misses
+    walker 1 on frames 4-5 and adds a stray box.  Oracle ids score the detections alone below
+    1 (recall), and with gaps up to 0.2 s filled exactly 1."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from tagging.evaluate.tracking import MotSequence
+
+    bench_dir = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench_dir))
+    spec = importlib.util.spec_from_file_location("tracking_ceiling", bench_dir / "tracking_ceiling.py")
+    ceiling = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, ceiling)
+    spec.loader.exec_module(ceiling)
+
+    frames = np.arange(1, 11)
+    walker = {1: lambda f: [10.0 * f, 100, 10.0 * f + 40, 200], 2: lambda f: [400 - 10.0 * f, 100, 440 - 10.0 * f, 200]}
+    gt = [(f, i, walker[i](f)) for f in frames for i in (1, 2)]
+    seq = MotSequence("s", 10, 640, 480, 10.0, np.array([g[0] for g in gt]), np.array([g[1] for g in gt]),
+                      np.array([g[2] for g in gt], np.float64))
+    dets = []
+    for f in frames:
+        boxes = [walker[2](f)] + ([] if f in (4, 5) else [walker[1](f)])
+        if f == 7:
+            boxes.append([600.0, 400, 630, 470])        # matches nobody
+        dets.append(np.array(boxes, np.float64))
+    ids = ceiling.oracle_ids(seq, dets)
+    assert ids[0].tolist() == [2, 1] and ids[3].tolist() == [2] and ids[6].tolist() == [2, 1, -1]
+    r = ceiling.ceiling(seq, dets, 10.0, [0.2])
+    alone, filled = r["oracle ids, detections only"], r["oracle ids, gaps <= 0.2 s filled (2 frames)"]
+    assert alone["recall"] == pytest.approx(18 / 20) and alone["id_switches"] == 0 and alone["false_positives"] == 0
+    assert filled["IDF1"] == pytest.approx(1.0) and filled["recall"] == pytest.approx(1.0)
