@@ -260,12 +260,16 @@ def real_pixels(args) -> int:
 
     rows["matchtag default (offline, re-link on)"] = ours()
     rows["matchtag, --relink off"] = ours(relink_max_cost=0.0)
-    # the default before the crowd gate, and settings SportsMOT does not support (docs/tracking.md)
-    rows["matchtag, crowd gate off (default before)"] = ours(crowd_cover=0.0)
+    # the defaults before the occluded-gap cut and the crowd gate, and settings SportsMOT does
+    # not support (docs/tracking.md)
+    rows["matchtag, no occluded-gap cut (old default)"] = ours(occluded_gap_cover=0.0)
+    rows["matchtag, crowd gate off"] = ours(crowd_cover=0.0)
     rows["matchtag, crowd gate on lost tracks too"] = ours(crowd_tracked_only=False)
     rows["matchtag, gate off, contact_cover 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5)
     rows["matchtag, gate off, contact+match_iou 0.5"] = ours(crowd_cover=0.0, contact_cover=0.5,
                                                           match_iou=0.5)
+    if args.changes:
+        rows["matchtag, --set " + " ".join(args.changes)] = ours(**config_changes(args.changes))
     for name, peer in PEERS.items():
         rows[f"{name}, defaults"] = peer(DEFAULTS[name])(dets, seq)
     results = {label: score_tracks(seq, out) for label, out in rows.items()}
@@ -275,11 +279,17 @@ def real_pixels(args) -> int:
         return 0
     print(f"{run.video_id}: {seq.frame_count} frames at {seq.fps:g} fps, {sum(len(b) for b in dets.xyxy)} "
           f"detections; video frame_index 0 = GT frame 1")
-    print(f"{'tracker':44s}{'IDF1':>8s}{'HOTA':>8s}{'MOTA':>8s}{'IDsw':>6s}  ids out / in GT")
-    for label, m in results.items():
-        print(f"{label:44s}{m['IDF1']:8.3f}{m['HOTA']:8.3f}{m['MOTA']:8.3f}{m['id_switches']:6d}"
-              f"  {m['ids_out']} / {m['ids_in_gt']}")
+    print_real_table("tracker", results)
     return 0
+
+
+def print_real_table(title: str, results: dict, last: str = "id_switches") -> None:
+    """One line per row of ``results`` (score_tracks dicts): IDF1, HOTA, MOTA, ``last``, ids."""
+    print(f"{title:44s}{'IDF1':>8s}{'HOTA':>8s}{'MOTA':>8s}{ {'id_switches': 'IDsw'}.get(last, last):>9s}"
+          f"  ids out / in GT")
+    for label, m in results.items():
+        value = f"{m[last]:9d}" if isinstance(m[last], int) else f"{m[last]:9.3f}"
+        print(f"{label:44s}{m['IDF1']:8.3f}{m['HOTA']:8.3f}{m['MOTA']:8.3f}{value}  {m['ids_out']} / {m['ids_in_gt']}")
 
 
 def config_changes(pairs: list[str] | None) -> dict:
@@ -335,7 +345,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune", action="store_true", help="try the peers' CANDIDATES on every third sequence")
     parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
-                        help="simulated: run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3)")
+                        help="run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3); with --tags "
+                             "one more row of ours with them")
     parser.add_argument("--seq-step", type=int, default=1,
                         help="simulated: every K-th sequence in name order (3: the 15 used while tuning)")
     parser.add_argument("--only", nargs="+", metavar="TRACKER",

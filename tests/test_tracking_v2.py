@@ -323,7 +323,8 @@ def test_crowd_gate_keeps_a_lost_players_track_off_the_next_box(mode, fps):
     """The loose first-stage gate lets B's lost track take C's box as C appears beside
     the nearer A (a swap); the crowding-aware gate needs IoU 0.5 there and leaves a break."""
     scene = _hidden_crossing(fps)
-    gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=False)
+    # the gate alone: the offline cut at occluded gaps (test_tracking_occlusion.py) undoes these swaps too
+    gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=False, occluded_gap_cover=0.0)
     assert _mixed_tracks(scene, replace(gate, crowd_cover=0.0), mode, fps), "the scene no longer provokes a swap"
     assert _mixed_tracks(scene, gate, mode, fps) == []
 
@@ -334,10 +335,11 @@ def test_crowd_gate_keeps_a_just_hidden_players_track_off_the_box_beside_him(mod
     """B's track, seen in the last frame and behind the nearer A, would take the box of C,
     first seen beside A as B goes behind him; both forms of the gate refuse it."""
     scene = _stepping_out(fps)
-    assert _mixed_tracks(scene, replace(TrackerConfig(), crowd_cover=0.0), mode, fps), \
+    alone = replace(TrackerConfig(), occluded_gap_cover=0.0)       # the gate alone, as above
+    assert _mixed_tracks(scene, replace(alone, crowd_cover=0.0), mode, fps), \
         "the scene no longer provokes a swap"
     for tracked_only in (True, False):
-        gate = replace(TrackerConfig(), crowd_cover=0.3, crowd_tracked_only=tracked_only)
+        gate = replace(alone, crowd_cover=0.3, crowd_tracked_only=tracked_only)
         assert _mixed_tracks(scene, gate, mode, fps) == []
 
 

@@ -6,7 +6,9 @@ for too long or the motion model loses him, :func:`offline_tracks` runs, in orde
 
 0. **cleans** each tracklet of outlier boxes (:func:`drop_outliers`) and **cuts**
    tracklets where two players' boxes overlap (:func:`split_at_contacts`), so that a
-   join never has to undo an identity swap; then estimates the camera path;
+   join never has to undo an identity swap, and at gaps that begin with the player behind
+   a nearer one (:func:`split_at_occluded_gaps`), where the online pass re-activated a
+   track by IoU alone; then estimates the camera path;
 1. **joins** tracklets by motion continuity: for each tracklet that ends and each one
    that starts later (within ``join_max_gap_frames``), extrapolate the first one's
    end forwards and the second one's start backwards with straight-line fits over
@@ -211,11 +213,36 @@ def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarra
 
 
 def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
-                   cues: Cues | None = None) -> list[Track]:
-    """Link tracklets end-to-start by motion continuity; a joined track keeps its first id."""
+                   cues: Cues | None = None, cut_ends: frozenset = frozenset()) -> list[Track]:
+    """Link tracklets end-to-start by motion continuity; a joined track keeps its first id.
+
+    ``cut_ends``: (frame, detection) of the last box of each piece that
+    :func:`split_at_occluded_gaps` cut; a link from such an end must have no rival within
+    ``occluded_margin`` of its cost (:func:`occluded_rivals`)."""
+    return _join(tracks, config, path, cues, cut_ends)[0]
+
+
+def _join(tracks: list[Track], config: TrackerConfig, path, cues, cut_ends: frozenset) -> tuple[list[Track], frozenset]:
+    """:func:`join_tracklets`, and the (frame, detection) of the cut ends whose every link was
+    refused as contested (left as a break: the re-link, blind to motion, must not take them)."""
     if len(tracks) < 2:
-        return list(tracks)
-    return _link(tracks, join_cost_matrix(tracks, config, path, cues), config.ambiguity_margin)
+        return list(tracks), frozenset()
+    cost = join_cost_matrix(tracks, config, path, cues)
+    contested = _ends_in(tracks, cut_ends)
+    chains = link_chains(cost, config.ambiguity_margin, contested, config.occluded_margin)
+    last = {chain[-1] for chain in chains}
+    refused = [i for i in np.nonzero(contested)[0] if i in last and np.isfinite(cost[i]).any()]
+    return _along(tracks, cost, chains), frozenset(_last_obs(tracks[i]) for i in refused)
+
+
+def _last_obs(t: Track) -> tuple[int, int]:
+    k = np.nonzero(t.observed)[0][-1]
+    return int(t.frame[k]), int(t.det_index[k])
+
+
+def _ends_in(tracks: list[Track], ends: frozenset) -> np.ndarray:
+    """(len(tracks),) bool: whether each track's last observed (frame, detection) is in ``ends``."""
+    return np.array([bool(t.observed.any()) and _last_obs(t) in ends for t in tracks], bool)
 
 
 def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
@@ -264,11 +291,17 @@ def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndar
 
 
 def relink_tracks(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,
-                  cues: Cues | None = None) -> list[Track]:
-    """Second, long-range linking pass over joined tracks (:func:`relink_cost_matrix`)."""
+                  cues: Cues | None = None, cut_ends: frozenset = frozenset(),
+                  refused: frozenset = frozenset()) -> list[Track]:
+    """Second, long-range linking pass over joined tracks (:func:`relink_cost_matrix`).
+
+    ``cut_ends`` as for :func:`join_tracklets`; ``refused``: (frame, detection) of ends whose
+    joins were refused as contested, which are not re-linked either."""
     if len(tracks) < 2 or config.relink_max_cost <= 0:
         return list(tracks)
-    return _link(tracks, relink_cost_matrix(tracks, config, path, cues), config.ambiguity_margin)
+    cost = relink_cost_matrix(tracks, config, path, cues)
+    cost[_ends_in(tracks, refused)] = np.inf
+    return _link(tracks, cost, config.ambiguity_margin, _ends_in(tracks, cut_ends), config.occluded_margin)
 
 
 def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set[int]:
@@ -301,21 +334,103 @@ def ambiguous_links(cost: np.ndarray, nxt: dict[int, int], margin: float) -> set
     return bad
 
 
-def link_chains(cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[list[int]]:
-    """Chains of track indices (in order of their first track) from one Hungarian
-    assignment over the finite (end i, start j) costs, less the links that had a plausible
-    rival (:func:`ambiguous_links`); every track is in exactly one chain."""
-    n = len(cost)
+def box_covers(tracks: list[Track], points: list[tuple[int, int]], ahead: bool = False) -> np.ndarray:
+    """(len(points),): for each (track index, row) the share of that box covered by the most
+    covering observed box of another track in the same frame, nearer the camera (:func:`covered_by`).
+
+    ``ahead``: the larger of that and the cover of the box carried one frame further at its
+    last step's velocity (from the row before): at a low frame rate the last box seen before
+    a player goes behind another may be only a little covered, the next one mostly."""
+    frames = {int(tracks[ti].frame[k]) for ti, k in points}
+    boxes: dict[int, list] = {f: [] for f in frames}
+    for ti, t in enumerate(tracks):
+        for k in np.nonzero(t.observed & np.isin(t.frame, list(frames)))[0]:
+            boxes[int(t.frame[k])].append((ti, t.xyxy[k]))
+    out = np.zeros(len(points))
+    for n, (ti, k) in enumerate(points):
+        t = tracks[ti]
+        near = [b for tj, b in boxes[int(t.frame[k])] if tj != ti]
+        if not near:
+            continue
+        own = [t.xyxy[k]]
+        if ahead and k > 0:
+            own.append(t.xyxy[k] + (t.xyxy[k] - t.xyxy[k - 1]) / max(int(t.frame[k] - t.frame[k - 1]), 1))
+        out[n] = max(covered_by(np.vstack([box[None], np.stack(near)]))[0].max() for box in own)
+    return out
+
+
+def split_at_occluded_gaps(tracks: list[Track], config: TrackerConfig) -> tuple[list[Track], frozenset]:
+    """Cut tracks at gaps that begin with the player covered by a nearer one (``occluded_gap_cover``,
+    of the last box before the gap or of that box carried one step ahead, :func:`box_covers`).
+
+    There the online pass re-activated the track on whichever box its IoU gate reached
+    when someone came out from behind the occluder: a join decided without motion and
+    without a rival.  Cut, the pieces go through :func:`join_tracklets`, whose motion cost
+    decides again, and where another end or start is nearly as cheap the link is left out
+    (:func:`occluded_rivals`): a break, not a swap.  Gaps are then only filled across
+    links that survived.  Returns (tracks, (frame, detection) of the last box of each piece
+    that ends at such a cut); off (no cut) where ``occluded_gap_cover`` is 0."""
+    if config.occluded_gap_cover <= 0 or len(tracks) < 2:
+        return tracks, frozenset()
+    before_gap = [(ti, int(k)) for ti, t in enumerate(tracks) for k in np.nonzero(np.diff(t.frame) > 1)[0]]
+    covers = box_covers(tracks, before_gap, ahead=True)
+    cut = {p for p, c in zip(before_gap, covers) if c >= config.occluded_gap_cover}
+    if not cut:
+        return tracks, frozenset()
+    out, next_id = [], max(t.track_id for t in tracks) + 1
+    for ti, t in enumerate(tracks):
+        ends = [k + 1 for k in range(len(t) - 1) if (ti, k) in cut]
+        for n, run in enumerate(np.split(np.arange(len(t)), ends)):
+            tid = t.track_id if n == 0 else next_id
+            next_id += n > 0
+            out.append(Track(tid, t.frame[run], t.xyxy[run], t.det_index[run], t.score[run]))
+    return out, frozenset((int(tracks[ti].frame[k]), int(tracks[ti].det_index[k])) for ti, k in cut)
+
+
+def occluded_rivals(cost: np.ndarray, nxt: dict[int, int], contested: np.ndarray, margin: float) -> set[int]:
+    """Ends i with ``contested[i]`` whose link i -> nxt[i] has a free rival costing at most
+    ``margin`` more: another end for the same start, or another start for the same end, that
+    the assignment left unlinked.  (Rivals linked elsewhere do not count: on SportsMOT, where
+    misses are random, counting them broke many right links, docs/tracking.md.)"""
+    bad = set()
+    linked_starts = set(nxt.values())
+    for i, j in nxt.items():
+        if not contested[i]:
+            continue
+        ends = [k for k in np.nonzero(np.isfinite(cost[:, j]))[0] if k != i and k not in nxt]
+        starts = [l for l in np.nonzero(np.isfinite(cost[i]))[0] if l != j and l not in linked_starts]
+        rival = min([cost[k, j] for k in ends] + [cost[i, l] for l in starts], default=np.inf)
+        if rival <= cost[i, j] + margin:
+            bad.add(i)
+    return bad
+
+
+def link_pairs(cost: np.ndarray, ambiguity_margin: float = 0.0, contested: np.ndarray | None = None,
+               contested_margin: float = 0.0) -> dict[int, int]:
+    """{end i: start j}: one Hungarian assignment over the finite costs, less the links that
+    had a plausible rival (:func:`ambiguous_links`; for the ends flagged in ``contested``
+    ((n,) bool), :func:`occluded_rivals` with ``contested_margin``)."""
     finite = np.isfinite(cost)
     if not finite.any():
-        return [[i] for i in range(n)]
+        return {}
     rows, cols = linear_sum_assignment(np.where(finite, cost, 1e9))
     nxt = {int(r): int(c) for r, c in zip(rows, cols) if finite[r, c]}
-    for i in ambiguous_links(cost, nxt, ambiguity_margin):
+    bad = ambiguous_links(cost, nxt, ambiguity_margin)
+    if contested is not None:
+        bad |= occluded_rivals(cost, nxt, contested, contested_margin)
+    for i in bad:
         del nxt[i]
+    return nxt
+
+
+def link_chains(cost: np.ndarray, ambiguity_margin: float = 0.0, contested: np.ndarray | None = None,
+                contested_margin: float = 0.0) -> list[list[int]]:
+    """Chains of track indices (in order of their first track) along the links of
+    :func:`link_pairs`; every track is in exactly one chain."""
+    nxt = link_pairs(cost, ambiguity_margin, contested, contested_margin)
     has_prev = set(nxt.values())
     chains = []
-    for start in range(n):
+    for start in range(len(cost)):
         if start in has_prev:
             continue
         chain, i = [start], start
@@ -333,14 +448,16 @@ def concat_tracks(chain: list[Track]) -> Track:
                  np.concatenate([t.score for t in chain]))
 
 
-def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0) -> list[Track]:
+def _link(tracks: list[Track], cost: np.ndarray, ambiguity_margin: float = 0.0,
+          contested: np.ndarray | None = None, contested_margin: float = 0.0) -> list[Track]:
     """The tracks joined along :func:`link_chains`."""
+    return _along(tracks, cost, link_chains(cost, ambiguity_margin, contested, contested_margin))
+
+
+def _along(tracks: list[Track], cost: np.ndarray, chains: list[list[int]]) -> list[Track]:
     if not np.isfinite(cost).any():
         return list(tracks)
-    out = []
-    for chain in link_chains(cost, ambiguity_margin):
-        out.append(concat_tracks([tracks[i] for i in chain]))
-    return sorted(out, key=lambda t: t.track_id)
+    return sorted((concat_tracks([tracks[i] for i in chain]) for chain in chains), key=lambda t: t.track_id)
 
 
 def drop_outliers(track: Track, config: TrackerConfig) -> Track:
@@ -501,13 +618,13 @@ def offline_tracks(tracks: list[Track], n_frames: int, config: TrackerConfig = T
                    cues: Cues | None = None) -> list[Track]:
     """The whole-video pass on the online tracker's tracklets (module doc), ids renumbered 1..n."""
     tracks = [drop_outliers(t, config) for t in tracks]
-    tracks = split_at_contacts([t for t in tracks if len(t)], config)
+    tracks, cut_ends = split_at_occluded_gaps(split_at_contacts([t for t in tracks if len(t)], config), config)
     path = camera_path(tracks, n_frames) if config.join_stabilize else None
-    tracks = join_tracklets(tracks, config, path, cues)
+    tracks, refused = _join(tracks, config, path, cues, cut_ends)
     tracks = [t for t in tracks
               if int(t.observed.sum()) >= config.min_track_frames
               and float(t.score[t.observed].mean()) >= config.min_track_mean_score]
-    tracks = relink_tracks(tracks, config, path, cues)
+    tracks = relink_tracks(tracks, config, path, cues, cut_ends, refused)
     tracks = [smooth_boxes(fill_gaps(t, config.fill_max_gap_frames), config.smooth_sigma_frames)
               for t in tracks]
     # ids 1..n in order of first appearance: stable and dense for the tables
