@@ -255,7 +255,9 @@ def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndar
     again near where he was last seen: the cost is the distance between the mean
     (stabilized) centres of ``join_fit_frames`` observations at i's end and at j's
     start, in mean box heights, plus the change in mean log height.  No velocity: over
-    seconds a player's direction says little.  inf where not allowed."""
+    seconds a player's direction says little.  Where torso colours are known, their
+    difference adds to the cost, and from ``relink_max_colour`` on forbids the re-link.
+    inf where not allowed."""
     n = len(tracks)
     cost = np.full((n, n), np.inf)
     if n < 2 or config.relink_max_cost <= 0:
@@ -284,6 +286,8 @@ def relink_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndar
     if looks is not None:       # colour only: over seconds a pose says nothing about who it is
         for i, j in zip(*np.nonzero(c <= config.relink_max_cost)):
             c[i, j] += _look_cost(looks, int(i), int(j), config, pose=False)
+            if config.relink_max_colour > 0 and colour_distance(looks[0][i], looks[1][j]) >= config.relink_max_colour:
+                c[i, j] = np.inf    # NaN (a colour unknown) compares False: no gate without the cue
     ok = (gap >= 1) & (gap <= config.relink_max_gap_frames) & (c <= config.relink_max_cost)
     np.fill_diagonal(ok, False)
     cost[ok] = c[ok]

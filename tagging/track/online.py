@@ -100,6 +100,11 @@ class TrackerConfig:
     colour_weight: float = 0.02       # join / re-link cost per unit of torso-colour ΔE (L*a*b*) ...
     colour_cap: float = 40.0          # ... counted up to this ΔE (lighting and pose change colour too)
     pose_weight: float = 0.5          # join cost per unit of (1 - OKS) between carried and found pose
+    # a re-link (seconds apart, no motion to go by) is refused where the two ends' torso colours
+    # differ by at least this ΔE: by then two different people are far likelier than one whose
+    # shirt changed (set to colour_cap, where the colour term already counts a difference as
+    # whole; not tuned); 0 = off.  Joins keep the capped cost: across a short gap motion decides
+    relink_max_colour: float = 40.0
     # a join or re-link is left out when another end or start is nearly as cheap (a rival
     # within this margin of cost, a swap of two links costing less than this more):
     # a break costs one id, a swap costs two, and puts events on the wrong player; 0 = off,
