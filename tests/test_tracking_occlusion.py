@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tagging.evaluate.tracking import cover_share
+from tagging.track.appearance import Cues
 from tagging.track.offline import (
     Track,
     occluded_rivals,
@@ -68,6 +69,34 @@ def test_a_contested_link_with_a_free_rival_within_the_margin_is_dropped():
     # a rival already linked elsewhere does not count (on random misses that broke right links)
     cost[2, 3] = 0.2
     assert occluded_rivals(cost, {0: 1, 2: 3}, contested, 0.1) == set()
+
+
+def _shirts(n_frames, spans):
+    """Per frame (1, 3) L*a*b* colours: ``spans`` [(first, last, colour)] of frames, NaN elsewhere."""
+    out = [np.full((1, 3), np.nan) for _ in range(n_frames)]
+    for first, last, colour in spans:
+        for f in range(first, last + 1):
+            out[f] = np.asarray([colour], np.float64)
+    return out
+
+
+def test_a_relink_between_two_shirts_of_different_colour_is_refused():
+    """One person leaves at a spot, seconds later someone comes in at that spot: position alone
+    (what a re-link has over such a gap) says it is the same person; the shirts say it is not."""
+    a = _stand(1, range(20), [200, 300, 240, 400])
+    b = _stand(2, range(120, 140), [210, 300, 250, 400])       # 4.8 s later, a quarter box away
+    red, green, nan = (50.0, 60.0, 40.0), (50.0, -40.0, 30.0), (np.nan,) * 3
+    assert np.linalg.norm(np.subtract(red, green)) > TrackerConfig().relink_max_colour
+    cfg = TrackerConfig()
+    differ = Cues(colours=_shirts(140, [(0, 19, red), (120, 139, green)]))
+    old = replace(cfg, relink_max_colour=0.0)
+    assert len(relink_tracks([a, b], old, cues=differ)) == 1, "the old rule re-links them (cost under the gate)"
+    assert len(relink_tracks([a, b], cfg, cues=differ)) == 2
+    # the same shirt, or a shirt not seen, still re-links
+    same = Cues(colours=_shirts(140, [(0, 19, red), (120, 139, (54.0, 55.0, 42.0))]))
+    assert len(relink_tracks([a, b], cfg, cues=same)) == 1
+    unknown = Cues(colours=_shirts(140, [(0, 19, red), (120, 139, nan)]))
+    assert len(relink_tracks([a, b], cfg, cues=unknown)) == 1
 
 
 def test_an_end_whose_join_was_refused_is_not_relinked():
