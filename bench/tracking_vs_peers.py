@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tune", action="store_true", help="try the peers' CANDIDATES on every third sequence")
     parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
                         help="run our rows with these TrackerConfig changes (e.g. crowd_cover=0.3); with --tags "
-                             "one more row of ours with them")
+                             "two more rows of ours with them (all boxes, observed boxes only)")
     parser.add_argument("--seq-step", type=int, default=1,
                         help="simulated: every K-th sequence in name order (3: the 15 used while tuning)")
     parser.add_argument("--only", nargs="+", metavar="TRACKER",
