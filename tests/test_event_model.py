@@ -19,6 +19,9 @@ from tagging.events.model import (
 )
 from tagging.events.synth import EVENT_TYPES, generate_dataset
 
+# the fixtures train tiny models on purpose (a few iterations): not converging is expected
+pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer:sklearn.exceptions.ConvergenceWarning")
+
 # ---------------------------------------------------------------- peak picking
 
 def test_peaks_above_threshold_with_nms():

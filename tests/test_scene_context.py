@@ -198,6 +198,7 @@ def test_unknown_context_is_flagged_not_absent():
 
 # ------------------------------------------------------------------ feature version refusal
 
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:sklearn.exceptions.ConvergenceWarning")  # a 5-iteration model
 def test_a_model_of_the_pose_only_features_is_refused(tmp_path):
     from tagging.events import model as em
     from tagging.events.model import EventModelError, TrainConfig, build_training_set, load_event_model, train_model

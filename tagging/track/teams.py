@@ -21,6 +21,8 @@ Pure numpy/OpenCV/scikit-learn; frames are RGB uint8 arrays (H, W, 3).
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import cv2
@@ -195,6 +197,7 @@ def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = T
                  ) -> dict[int, str | None]:
     """``{track_id: "a" | "b" | "other"}`` from one colour per track (see module doc)."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     labels: dict[int, str | None] = {tid: None for tid in colour_per_track}
     # off the pitch (bench, staff, crowd): "other", and kept out of the clustering, where
@@ -214,7 +217,11 @@ def assign_teams(colour_per_track: dict[int, np.ndarray], config: TeamConfig = T
     x = x * np.array([config.lightness_weight, 1.0, 1.0])
 
     def fit(k):
-        km = KMeans(n_clusters=k, n_init=10, random_state=config.seed).fit(x)
+        with warnings.catch_warnings():
+            # flat kits (fewer distinct colours than clusters, as in synthetic footage) are
+            # fine: the spare clusters come out empty, and the kits are picked by size
+            warnings.filterwarnings("ignore", "Number of distinct clusters", ConvergenceWarning)
+            km = KMeans(n_clusters=k, n_init=10, random_state=config.seed).fit(x)
         return km.labels_, km.cluster_centers_
 
     if len(ids) >= 6:
