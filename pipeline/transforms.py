@@ -147,15 +147,21 @@ class _TrackSegmentFn(beam.DoFn):
 
     def process(self, element):
         (video_id, k), refs = element
-        frames = [f for ref in refs for f in spill.read_frames(ref)
-                  if self.grid is None or k in self.grid.segments_of(float(f[1]))]
+        # each frame with the segments it belongs to (one, or two in an overlap)
+        frames, in_segs = [], []
+        for ref in refs:
+            for f in spill.read_frames(ref):
+                segs = [k] if self.grid is None else self.grid.segments_of(float(f[1]))
+                if k in segs:
+                    frames.append(f)
+                    in_segs.append(len(segs))
         if not frames:
             return
         ords = [int(f[0]) // self.stride for f in frames]
         tracks = track_segment(ords, [f[2].xyxy for f in frames], [f[2].box_score for f in frames], self.config,
                                self.mode, keypoints=[f[2].keypoints for f in frames],
                                colours=[f[2].appearance for f in frames], timestamps_ms=[float(f[1]) for f in frames])
-        shared = [o for o, f in zip(ords, frames) if self.grid is not None and len(self.grid.segments_of(float(f[1]))) > 1]
+        shared = [o for o, n in zip(ords, in_segs) if n > 1]
         view = segment_view(k, ords, shared, tracks, self.config.join_fit_frames)
         path = spill.write_segment_ids(self.root, video_id, k, tracks)
         self.segments.inc()

@@ -381,10 +381,12 @@ def split_at_occluded_gaps(tracks: list[Track], config: TrackerConfig) -> tuple[
     cut = {p for p, c in zip(before_gap, covers) if c >= config.occluded_gap_cover}
     if not cut:
         return tracks, frozenset()
+    cut_rows: dict[int, list[int]] = {}
+    for ti, k in sorted(cut):
+        cut_rows.setdefault(ti, []).append(k + 1)
     out, next_id = [], max(t.track_id for t in tracks) + 1
     for ti, t in enumerate(tracks):
-        ends = [k + 1 for k in range(len(t) - 1) if (ti, k) in cut]
-        for n, run in enumerate(np.split(np.arange(len(t)), ends)):
+        for n, run in enumerate(np.split(np.arange(len(t)), cut_rows.get(ti, []))):
             tid = t.track_id if n == 0 else next_id
             next_id += n > 0
             out.append(Track(tid, t.frame[run], t.xyxy[run], t.det_index[run], t.score[run]))
