@@ -20,6 +20,7 @@ from pipeline.transforms import (
     GroupByTrack,
     TagEvents,
     TrackPlayers,
+    TrackPositions,
     WriteTables,
 )
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG
@@ -56,9 +57,11 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
                                                      stride=opts.stride, block_frames=opts.range_frames)
     finished = tracked | "FinishBlocks" >> FinishBlocks(opts.output, run_id, opts.stride)
     tracks = finished["tracks"] | "GroupByTrack" >> GroupByTrack()
+    positions = tracks | "TrackPositions" >> TrackPositions(opts.output, run_id, opts.stride, opts.range_frames)
     tables = {"tracks": tracks | "FormatTracks" >> FormatTracks(),
               "events": tracks | "TagEvents" >> TagEvents(opts.events_model),
-              "files": finished["files"], "videos": decoded["videos"], "skipped": decoded["skipped"]}
+              "files": (finished["files"], positions) | "BlockFiles" >> beam.Flatten(),
+              "videos": decoded["videos"], "skipped": decoded["skipped"]}
     return tables | "WriteTables" >> WriteTables(opts.output, run_id)
 
 

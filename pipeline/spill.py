@@ -123,7 +123,7 @@ def apply_ids(ref: SpillRef, ids: tuple[np.ndarray, np.ndarray, np.ndarray], str
 
 # ------------------------------------------------------------------ per-track observations
 
-_FIELDS = ("frame_index", "timestamp_ms", "score", "keypoints", "appearance", "context")
+_FIELDS = ("frame_index", "timestamp_ms", "score", "keypoints", "appearance", "context", "xyxy")
 
 
 def write_track_parts(ref: SpillRef, frames: list) -> tuple[str, list[int]]:
@@ -138,7 +138,8 @@ def write_track_parts(ref: SpillRef, frames: list) -> tuple[str, list[int]]:
             "score": column(lambda f: f[2].score, np.float32),
             "keypoints": column(lambda f: f[2].keypoints, np.float32),
             "appearance": column(lambda f: f[2].appearance, np.float32),
-            "context": column(lambda f: f[2].context, np.float32)}
+            "context": column(lambda f: f[2].context, np.float32),
+            "xyxy": column(lambda f: f[2].xyxy, np.float32)}
     # frames are in frame order, so a stable sort by track keeps each track's frames in order
     order = np.argsort(tid, kind="stable")
     order = order[tid[order] >= 0]
@@ -154,7 +155,7 @@ def write_track_parts(ref: SpillRef, frames: list) -> tuple[str, list[int]]:
 
 
 def read_track_part(path: str, track_id: int) -> tuple[np.ndarray, ...]:
-    """One track's ``(frame_index, timestamp_ms, score, keypoints, appearance, context)`` in
+    """One track's ``(frame_index, timestamp_ms, score, keypoints, appearance, context, xyxy)`` in
     one block (see :class:`tagging.track.sequences.TrackSeq` for shapes)."""
     # a local .npz is read member by member: a track reads only its own arrays
     with np.load(path if _local(path) else io.BytesIO(_read(path))) as npz:

@@ -22,6 +22,7 @@ from tagging.pose.estimators import TopDownPoseEstimator
 from tagging.pose.stage import PoseStageConfig
 from tagging.tables import rows
 from tagging.track.online import TrackerConfig
+from tagging.track.positions import Positions, fill_positions, split_by_block
 from tagging.track.segments import SegmentGrid, segment_view, stitch_views, track_segment
 from tagging.track.sequences import PIPELINE_TRACKER_CONFIG, TrackSeq
 from tagging.track.teams import assign_teams, track_colour
@@ -280,10 +281,10 @@ class FinishBlocks(beam.PTransform):
 def _track_seq(key, paths) -> tuple:
     _video_id, tid = key
     parts = [spill.read_track_part(p, tid) for p in sorted(set(paths))]
-    frame_index, ts, score, kps, appearance, context = (np.concatenate(a) for a in zip(*parts))
+    frame_index, ts, score, kps, appearance, context, xyxy = (np.concatenate(a) for a in zip(*parts))
     order = np.argsort(frame_index, kind="stable")
     return key, TrackSeq(int(tid), frame_index[order], ts[order], score[order], kps[order], appearance[order],
-                         context[order])
+                         context[order], xyxy[order])
 
 
 class GroupByTrack(beam.PTransform):
@@ -348,3 +349,59 @@ class FormatTracks(beam.PTransform):
                 | "SummariseTracks" >> beam.MapTuple(summarise)
                 | "GroupTracksByVideo" >> beam.GroupByKey()
                 | "TrackRows" >> beam.FlatMapTuple(track_rows))
+
+
+class _WritePositionsFn(beam.DoFn):
+    """``((video_id, block), [(track_id, Positions)])`` -> the block's ``positions`` file:
+    ``(video_id, ("file"|"error", "positions", path or message))``."""
+
+    def __init__(self, output: str, run_id: str, block_frames: int):
+        self.output, self.run_id, self.block_frames = output, run_id, block_frames
+
+    def process(self, element):
+        (video_id, block), parts = element
+        parts = sorted(parts, key=lambda p: p[0])
+        # rows in frame order, then by track, as in the poses table
+        table_rows = sorted((r for tid, pos in parts for r in rows.position_rows(video_id, tid, pos)),
+                            key=lambda r: (r["frame_index"], r["track_id"]))
+        try:
+            # the block's first frame names the part (a block of the same frames as the poses
+            # table's, or of block_frames when the spills were flushed early)
+            yield video_id, ("file", "positions", write_part(self.output, self.run_id, "positions", video_id,
+                                                            block * self.block_frames, table_rows))
+        except Exception as exc:  # one video's failed write must not sink the batch
+            LOG.error("%s: could not write its positions table: %s", video_id, exc)
+            yield video_id, ("error", "positions", f"could not write its positions table under {self.output}: {exc}")
+
+
+def _track_positions(key, seq: TrackSeq, stride: int, block_frames: int):
+    """One track -> ``((video_id, block), (track_id, Positions))`` per block it is in."""
+    video_id, tid = key
+    frames = seq.frame_index
+    keep = np.ones(len(frames), bool)
+    keep[1:] = np.diff(frames) > 0
+    if not keep.all():  # a stitch that put one id on two boxes of a frame would be a bug
+        LOG.warning("%s: track %d has %d frames with more than one box; positions keep the first",
+                    video_id, tid, int((~keep).sum()))
+    pos: Positions = fill_positions(frames[keep], seq.timestamp_ms[keep], seq.xyxy[keep], stride)
+    for block, part in split_by_block(pos, block_frames).items():
+        yield (video_id, block), (int(tid), part)
+
+
+class TrackPositions(beam.PTransform):
+    """Tracks (``GroupByTrack`` output) -> ``positions`` file items: every tracked person's
+    box on every processed frame of their track, short gaps filled
+    (:mod:`tagging.track.positions`).  Grouped into one file per block of ``block_frames``
+    video frames, so that no step holds a whole match's positions."""
+
+    def __init__(self, output: str, run_id: str, stride: int = 1, block_frames: int = 1500):
+        super().__init__()
+        self.output, self.run_id, self.stride = output, run_id, stride
+        self.block = -(-block_frames // stride) * stride  # blocks hold whole strides, as TrackPlayers'
+
+    def expand(self, tracks):
+        stride, block = self.stride, self.block
+        return (tracks
+                | "FillGaps" >> beam.FlatMap(lambda kv: _track_positions(kv[0], kv[1], stride, block))
+                | "GroupPositionsByBlock" >> beam.GroupByKey()
+                | "WritePositions" >> beam.ParDo(_WritePositionsFn(self.output, self.run_id, block)))

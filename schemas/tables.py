@@ -26,12 +26,13 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 
 # 2: the balls table; the poses table's context columns.
 # 3: the poses table's torso colour columns (per-row teams).
-SCHEMA_VERSION = "3"
+# 4: the positions table (every tracked player's box on every frame, gaps filled).
+SCHEMA_VERSION = "4"
 PARTITION_COLUMN = "video_id"
-TABLES = ("videos", "poses", "tracks", "events", "balls")
+TABLES = ("videos", "poses", "tracks", "events", "balls", "positions")
 # Tables added after schema version 1: an output root written before them has no files of
 # them, and reads as if they were empty.
-TABLES_ADDED = {"balls": "2"}
+TABLES_ADDED = {"balls": "2", "positions": "4"}
 
 VIDEO_STATUSES = ("ok", "partial", "failed")
 MANIFEST_METADATA_COLUMNS = ("competition", "season", "match_date", "home", "away")
@@ -144,8 +145,23 @@ BALLS = pa.schema([
     pa.field("score", pa.float32(), nullable=False),
 ], metadata=_meta("balls"))
 
+# Where every tracked person is on every processed frame of their track: the box of
+# their detection (``observed``; the same box as their ``poses`` row), or, in a gap of
+# at most the tracker's fill limit (1.2 s) between two of their detections, a box
+# linearly interpolated between the two (``observed`` false; no pose, no keypoints).
+# Longer gaps have no rows.  The continuous trajectory for distances, speeds and
+# heat maps; the ``poses`` table stays one row per detected person.
+POSITIONS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int64(), nullable=False),
+    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    pa.field("track_id", pa.int64(), nullable=False),
+    *_required(pa.float32(), "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"),   # frame pixels
+    pa.field("observed", pa.bool_(), nullable=False),
+], metadata=_meta("positions"))
+
 TABLE_SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "poses": POSES, "tracks": TRACKS, "events": EVENTS,
-                                       "balls": BALLS}
+                                       "balls": BALLS, "positions": POSITIONS}
 
 # One row per `matchtag run`, partitioned by run_id (DIR/runs/run_id=<id>/), written by
 # the launcher when the pipeline ends.

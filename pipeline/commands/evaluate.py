@@ -69,9 +69,10 @@ def _evaluate_tracking(args) -> int:
                 "with --tags the run's own detections and ids are scored")
             return EXIT_USAGE
         return _evaluate_tracking_run(args)
-    if args.video_id is not None:
-        log("error: --video-id needs --tags (a run's output directory)")
-        return EXIT_USAGE
+    for name, value in (("--video-id", args.video_id), ("--boxes", args.boxes)):
+        if value is not None:
+            log(f"error: {name} needs --tags (a run's output directory)")
+            return EXIT_USAGE
     for k, v in SIMULATED_DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -85,7 +86,7 @@ def _evaluate_tracking_run(args) -> int:
     if not _tracking_libraries():
         return EXIT_USAGE
     try:
-        result = evaluate_run(args.tags, args.gt, args.video_id)
+        result = evaluate_run(args.tags, args.gt, args.video_id, args.boxes or "auto")
     except MotFormatError as exc:
         log(f"error: {exc}")
         return EXIT_USAGE
@@ -97,6 +98,13 @@ def _evaluate_tracking_run(args) -> int:
     print("  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("IDF1", "HOTA", "MOTA", "DetA", "AssA")))
     print(f"  ID switches {result['id_switches']}, ids out / in GT {result['ids_out']} / {result['ids_in_gt']}, "
           f"misses {result['misses']}, false positives {result['false_positives']}")
+    if result["boxes"] == "positions":
+        det = result["detections_only"]
+        print(f"  scored: the positions table (detections and gaps of up to 1.2 s filled); the poses table's "
+              f"tracked detections alone: IDF1 {det['IDF1']:.3f}  HOTA {det['HOTA']:.3f}  MOTA {det['MOTA']:.3f}, "
+              f"ID switches {det['id_switches']}")
+    else:
+        print("  scored: the poses table's tracked detections (the run has no positions table)")
     return EXIT_OK
 
 
@@ -348,10 +356,13 @@ def main(argv: list[str]) -> int:
     trk.add_argument("--gt", required=True,
                      help="with --tags: one MOT gt.txt (frame, id, left, top, width, height, conf, ...); "
                           "without: a MOT directory <seq>/gt/gt.txt + <seq>/seqinfo.ini (simulated detections)")
-    trk.add_argument("--tags", help="output directory of `matchtag run`: score its poses table's boxes and "
-                                    "track ids (video frame_index 0 = GT frame 1)")
+    trk.add_argument("--tags", help="output directory of `matchtag run`: score its tracks' boxes and ids "
+                                    "(--boxes; video frame_index 0 = GT frame 1)")
     trk.add_argument("--video-id", dest="video_id", help="with --tags: the video to score (needed if the run "
                                                          "holds several)")
+    trk.add_argument("--boxes", choices=("auto", "positions", "poses"),
+                     help="with --tags: positions = every box the tracker output, short gaps filled; poses = "
+                          "tracked detections only; auto (default) = positions when the run has that table")
     sim = trk.add_argument_group("simulated protocol (--gt DIR only)")
     sim.add_argument("--noise-seed", type=int, help="seed of the detection noise (default 0)")
     sim.add_argument("--noise-protocol", choices=("v1", "v2"),

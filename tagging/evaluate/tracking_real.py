@@ -1,4 +1,8 @@
-"""Tracking scored on real pixels: a ``matchtag run``'s ``poses`` table against MOT ground truth.
+"""Tracking scored on real pixels: a ``matchtag run``'s tracks against MOT ground truth.
+
+What is scored: the ``positions`` table by default (each track's detected boxes, plus its
+boxes interpolated through gaps of up to 1.2 s: what the tracker outputs, as MOT
+trackers are scored), and the ``poses`` table's tracked detections alone beside it.
 
 Where tagging/evaluate/tracking.py simulates detections from ground truth, here the
 detections are the pose stage's own: every row of the ``poses`` table is one detected
@@ -128,12 +132,51 @@ def score_tracks(seq: MotSequence, out: TrackerOutput) -> dict:
             "ids_out": int(len(np.unique(out.track_id))), "ids_in_gt": int(len(np.unique(seq.track_id)))}
 
 
-def evaluate_run(tags: str | Path, gt_path: str | Path, video_id: str | None = None) -> dict:
-    """Score the run's own ``track_id``s in its ``poses`` table against ``gt_path``."""
+BOXES = ("auto", "positions", "poses")
+
+
+def _positions_output(tags, run: RunDetections) -> TrackerOutput | None:
+    """The run's ``positions`` table (its tracks' boxes on every frame, short gaps filled) as
+    tracker output on the processed frames, or None when the run has none (written before
+    schema version 4)."""
+    from tagging.tables.load import load_positions
+
+    pos = load_positions(tags, run.video_id, columns=["frame_index", "track_id", "bbox_x1", "bbox_y1",
+                                                       "bbox_x2", "bbox_y2"])
+    if pos.empty:
+        return None
+    fi = pos.frame_index.to_numpy(np.int64)
+    stray = ~np.isin(fi, run.frame_index)
+    if stray.any():
+        raise MotFormatError(f"{tags}: video {run.video_id!r} has positions on frame {fi[stray][0]}, which is not "
+                             f"a processed frame (stride {run.stride}, {len(run.frame_index)} processed)")
+    return TrackerOutput(np.searchsorted(run.frame_index, fi).astype(np.int64) + 1,
+                         pos.track_id.to_numpy(np.int64),
+                         pos[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float64))
+
+
+def evaluate_run(tags: str | Path, gt_path: str | Path, video_id: str | None = None, boxes: str = "auto") -> dict:
+    """Score a run's tracks against ``gt_path``.
+
+    ``boxes="positions"``: the ``positions`` table, every box the tracker output (detections
+    and gaps of up to 1.2 s filled between two detections of the same id), as MOT
+    trackers are scored; ``"poses"``: the ``poses`` table's tracked detections only;
+    ``"auto"`` (default): positions when the run has that table, else poses.  The result
+    also holds the detections-only scores under ``"detections_only"``.
+    """
+    if boxes not in BOXES:
+        raise ValueError(f"boxes must be one of {BOXES}; got {boxes!r}")
     run = load_run(tags, video_id)
     seq = gt_for_run(gt_path, run)
-    out = TrackerOutput.from_frame_ids(run.dets, run.track_id)
+    detected = score_tracks(seq, TrackerOutput.from_frame_ids(run.dets, run.track_id))
+    positions = None if boxes == "poses" else _positions_output(tags, run)
+    if boxes == "positions" and positions is None:
+        raise MotFormatError(f"{tags}: video {run.video_id!r} has no positions table (written before schema "
+                             "version 4?); score its poses with --boxes poses")
+    scored = detected if positions is None else score_tracks(seq, positions)
     gt_frames = len(np.unique(read_gt(Path(gt_path), None)[0]))
     return {"video_id": run.video_id, "gt": str(gt_path), "frame_mapping": FRAME_MAPPING, "stride": run.stride,
             "fps": run.fps, "frames_scored": len(run.frame_index),
-            "gt_frames_not_scored": gt_frames - len(np.unique(seq.frame)), **score_tracks(seq, out)}
+            "gt_frames_not_scored": gt_frames - len(np.unique(seq.frame)),
+            "boxes": "poses" if positions is None else "positions", **scored,
+            "detections_only": {k: detected[k] for k in ("IDF1", "HOTA", "MOTA", "id_switches", "ids_out")}}

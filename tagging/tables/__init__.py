@@ -9,6 +9,7 @@ from tagging.tables.load import (
                                  load_balls,
                                  load_events,
                                  load_poses,
+                                 load_positions,
                                  load_runs,
                                  load_table,
                                  load_tracks,
@@ -16,10 +17,10 @@ from tagging.tables.load import (
                                  track_keypoints,
 )
 from tagging.tables.queries import coverage, frame_poses, keypoints_array, long_keypoints, read_table, read_tables
-from tagging.tables.rows import ball_rows, event_row, pose_rows, track_row
+from tagging.tables.rows import ball_rows, event_row, pose_rows, position_rows, track_row
 from tagging.tables.smoothing import OneEuroConfig, smooth_poses
 
-__all__ = ["events_with_poses", "events_with_team", "load_balls", "load_events", "load_poses", "load_runs",
+__all__ = ["events_with_poses", "events_with_team", "load_balls", "load_events", "load_poses", "load_positions", "load_runs",
            "load_table", "load_tracks", "load_videos", "track_keypoints",
            "coverage", "frame_poses", "keypoints_array", "long_keypoints", "read_table", "read_tables", "event_row",
-           "ball_rows", "pose_rows", "track_row", "OneEuroConfig", "smooth_poses"]
+           "ball_rows", "pose_rows", "position_rows", "track_row", "OneEuroConfig", "smooth_poses"]

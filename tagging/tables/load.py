@@ -53,9 +53,11 @@ TIMES = ("ms", "timedelta")
 _ORDER = {"videos": (PARTITION_COLUMN,), "poses": (PARTITION_COLUMN, "frame_index", "track_id"),
           "tracks": (PARTITION_COLUMN, "track_id"), "events": (PARTITION_COLUMN, "peak_ms", "track_id"),
           "balls": (PARTITION_COLUMN, "frame_index", "score"),
+          "positions": (PARTITION_COLUMN, "frame_index", "track_id"),
           "runs": ("started_at", RUNS_PARTITION_COLUMN)}
 # Column compared with the range's start, and column compared with its end.
 _TIME_SPAN = {"poses": ("timestamp_ms", "timestamp_ms"), "balls": ("timestamp_ms", "timestamp_ms"),
+              "positions": ("timestamp_ms", "timestamp_ms"),
               "events": ("peak_ms", "peak_ms"),
               "tracks": ("last_ms", "first_ms")}
 _NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
@@ -255,7 +257,7 @@ def _read(root, table: str, filter: ds.Expression | None, columns=None, times: s
 
 def load_table(root, table: str, video_id: Ids = None, *, columns: Iterable[str] | None = None,
                times: str = "ms") -> pd.DataFrame:
-    """Any table by name (``videos``, ``poses``, ``tracks``, ``events``, ``balls``, ``runs``), filtered by
+    """Any table by name (``videos``, ``poses``, ``tracks``, ``events``, ``balls``, ``positions``, ``runs``), filtered by
     video only (not ``runs``): the common ground of the ``load_*`` functions."""
     if table == "runs" and video_id is not None:
         raise ValueError("the runs table is not partitioned by video: give no video_id")
@@ -293,6 +295,20 @@ def load_balls(root, video_id: Ids = None, *, start: TimeLike = None, end: TimeL
     where = _all(_row_filter(root, "balls", video_id, lo=lo, hi=hi),
                  None if min_score is None else ds.field("score") >= float(min_score))
     return _read(root, "balls", where, columns, times)
+
+
+def load_positions(root, video_id: Ids = None, *, track_id: Ids = None, team: Ids = None,
+                   start: TimeLike = None, end: TimeLike = None, start_ms: float | None = None,
+                   end_ms: float | None = None, observed: bool | None = None,
+                   columns: Iterable[str] | None = None, times: str = "ms") -> pd.DataFrame:
+    """``positions`` rows (each tracked person's box on every processed frame of their track,
+    gaps up to 1.2 s filled: tagging/track/positions.py), ordered by video, frame, track.
+    ``observed=True`` keeps the detected boxes only, ``False`` the filled ones.  Empty for
+    output roots written before the table existed (schema version < 4)."""
+    lo, hi = time_range_ms(start, end, start_ms, end_ms)
+    where = _all(_row_filter(root, "positions", video_id, track_id, team, lo, hi),
+                 None if observed is None else ds.field("observed") == bool(observed))
+    return _read(root, "positions", where, columns, times)
 
 
 def load_tracks(root, video_id: Ids = None, *, track_id: Ids = None, team: Ids = None, start: TimeLike = None,

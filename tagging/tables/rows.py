@@ -7,6 +7,7 @@ from typing import Iterator
 
 from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_COLUMNS, TORSO_COLUMNS
 from tagging.core.types import Event, FramePoses
+from tagging.track.positions import Positions
 from tagging.track.sequences import TrackSummary
 
 
@@ -43,3 +44,12 @@ def track_row(video_id: str, summary: TrackSummary, team: str | None = None) -> 
 
 def event_row(video_id: str, event: Event) -> dict:
     return {"video_id": video_id, **asdict(event)}
+
+
+def position_rows(video_id: str, track_id: int, positions: Positions) -> Iterator[dict]:
+    """One ``positions`` row per frame of one track's :class:`Positions`."""
+    boxes = positions.xyxy.tolist()
+    for f, t, (x1, y1, x2, y2), obs in zip(positions.frame_index.tolist(), positions.timestamp_ms.tolist(), boxes,
+                                          positions.observed.tolist()):
+        yield {"video_id": video_id, "frame_index": f, "timestamp_ms": t, "track_id": int(track_id),
+               "bbox_x1": x1, "bbox_y1": y1, "bbox_x2": x2, "bbox_y2": y2, "observed": obs}

@@ -122,7 +122,8 @@ class TrackSeq:
     """Everything one track of one video holds, in frame order (the per-track unit of the
     pipeline's table and event steps): ``frame_index`` (T,), ``timestamp_ms`` (T,),
     ``score`` (T,) pose score, ``keypoints`` (T, 17, 3), ``appearance`` (T, 4) torso colours,
-    ``context`` (T, CONTEXT_DIM) ball and pitch context (tagging.core.types.CONTEXT_COLUMNS)."""
+    ``context`` (T, CONTEXT_DIM) ball and pitch context (tagging.core.types.CONTEXT_COLUMNS),
+    ``xyxy`` (T, 4) the detection's box in frame pixels."""
 
     track_id: int
     frame_index: np.ndarray
@@ -131,18 +132,22 @@ class TrackSeq:
     keypoints: np.ndarray
     appearance: np.ndarray
     context: np.ndarray | None = None
+    xyxy: np.ndarray | None = None
 
     @classmethod
     def from_observations(cls, track_id: int, observations) -> "TrackSeq":
-        """From ``(frame_index, timestamp_ms, score, keypoints (17, 3), appearance (4,)[, context])``
-        in any order."""
+        """From ``(frame_index, timestamp_ms, score, keypoints (17, 3), appearance (4,)[, context[,
+        xyxy (4,)]])`` in any order."""
         obs = sorted(observations, key=lambda o: o[0])
         if not obs:
             raise ValueError(f"track {track_id} has no observations")
-        context = np.stack([o[5] for o in obs]).astype(np.float32) if all(len(o) > 5 for o in obs) else None
+
+        def optional(i):
+            return np.stack([o[i] for o in obs]).astype(np.float32) if all(len(o) > i for o in obs) else None
+
         return cls(int(track_id), np.array([o[0] for o in obs], np.int64), np.array([o[1] for o in obs], np.float64),
                    np.array([o[2] for o in obs], np.float32), np.stack([o[3] for o in obs]).astype(np.float32),
-                   np.stack([o[4] for o in obs]).astype(np.float32), context)
+                   np.stack([o[4] for o in obs]).astype(np.float32), optional(5), optional(6))
 
     def summary(self) -> TrackSummary:
         return TrackSummary(self.track_id, int(self.frame_index[0]), int(self.frame_index[-1]),
@@ -155,7 +160,7 @@ def track_observations(frame_index: int, timestamp_ms: float, poses):
     for i, tid in enumerate(poses.track_id.tolist()):
         if tid >= 0:
             yield tid, (int(frame_index), float(timestamp_ms), float(poses.score[i]), poses.keypoints[i],
-                        poses.appearance[i], poses.context[i])
+                        poses.appearance[i], poses.context[i], poses.xyxy[i])
 
 
 def sequences_by_track(tracked) -> dict[int, TrackSeq]:
