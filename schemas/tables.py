@@ -65,6 +65,13 @@ def _required(type_: pa.DataType, *names: str) -> list[pa.Field]:
     return [pa.field(n, type_, nullable=False) for n in names]
 
 
+def _frame_key() -> list[pa.Field]:
+    """The columns that place a row of a per-frame table: video, frame (0-based) and time."""
+    return [pa.field("video_id", pa.string(), nullable=False),
+            pa.field("frame_index", pa.int64(), nullable=False),
+            pa.field("timestamp_ms", pa.float64(), nullable=False)]
+
+
 def _meta(table: str, **extra: str) -> dict[bytes, bytes]:
     meta = {"matchtag.table": table, "matchtag.schema_version": SCHEMA_VERSION,
             "matchtag.partitioning": f"hive:{PARTITION_COLUMN}", **extra}
@@ -96,9 +103,7 @@ VIDEOS = pa.schema([
 ], metadata=_meta("videos"))
 
 POSES = pa.schema([
-    pa.field("video_id", pa.string(), nullable=False),
-    pa.field("frame_index", pa.int64(), nullable=False),
-    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    *_frame_key(),
     pa.field("track_id", pa.int64(), nullable=False),   # -1: not tracked
     pa.field("score", pa.float32(), nullable=False),    # pose score, one per person
     pa.field("box_score", pa.float32(), nullable=False),
@@ -138,9 +143,7 @@ EVENTS = pa.schema([
 # --pose replay has no detector output: its balls are those of the --poses-from run's
 # balls table when it has one, none otherwise (the videos row's pose_backend says replay).
 BALLS = pa.schema([
-    pa.field("video_id", pa.string(), nullable=False),
-    pa.field("frame_index", pa.int64(), nullable=False),
-    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    *_frame_key(),
     *_required(pa.float32(), "x1", "y1", "x2", "y2"),   # frame pixels
     pa.field("score", pa.float32(), nullable=False),
 ], metadata=_meta("balls"))
@@ -152,9 +155,7 @@ BALLS = pa.schema([
 # Longer gaps have no rows.  The continuous trajectory for distances, speeds and
 # heat maps; the ``poses`` table stays one row per detected person.
 POSITIONS = pa.schema([
-    pa.field("video_id", pa.string(), nullable=False),
-    pa.field("frame_index", pa.int64(), nullable=False),
-    pa.field("timestamp_ms", pa.float64(), nullable=False),
+    *_frame_key(),
     pa.field("track_id", pa.int64(), nullable=False),
     *_required(pa.float32(), "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"),   # frame pixels
     pa.field("observed", pa.bool_(), nullable=False),

