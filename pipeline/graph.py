@@ -52,12 +52,14 @@ def build(pipeline: beam.Pipeline, opts: MatchtagOptions, jobs: list[VideoJob], 
     tracker = PIPELINE_TRACKER_CONFIG
     if opts.relink == "off":
         tracker = replace(tracker, relink_max_cost=0.0)
-    tracked = poses | "TrackPlayers" >> TrackPlayers(spill_root(opts.output, run_id), tracker,
+    spill = spill_root(opts.output, run_id)
+    tracked = poses | "TrackPlayers" >> TrackPlayers(spill, tracker,
                                                      chunk_s=opts.track_chunk_s, overlap_s=opts.track_overlap_s,
                                                      stride=opts.stride, block_frames=opts.range_frames)
     finished = tracked | "FinishBlocks" >> FinishBlocks(opts.output, run_id, opts.stride)
     tracks = finished["tracks"] | "GroupByTrack" >> GroupByTrack()
-    positions = tracks | "TrackPositions" >> TrackPositions(opts.output, run_id, opts.stride, opts.range_frames)
+    positions = tracks | "TrackPositions" >> TrackPositions(spill, opts.output, run_id, opts.stride,
+                                                                   opts.range_frames)
     tables = {"tracks": tracks | "FormatTracks" >> FormatTracks(),
               "events": tracks | "TagEvents" >> TagEvents(opts.events_model),
               "files": (finished["files"], positions) | "BlockFiles" >> beam.Flatten(),

@@ -14,7 +14,9 @@ of one block: a pickle of ``[(frame_index, timestamp_ms, FramePoses)]``, private
 run that wrote it) and ``.../<first frame>-<random>.tracks.npz`` (the same block's
 tracked people, by track, for the per-track steps); and per tracked segment
 ``.../segment-<k>-<random>.ids.npz`` (which of the segment's tracks each of its boxes is
-in, so that the stitch needs only a small view of each segment).  A video's folder is removed when
+in, so that the stitch needs only a small view of each segment); and per track
+``.../track-<id>-<random>.positions.npz`` (its boxes on every frame, gaps filled, by block
+of frames, for the ``positions`` writer).  A video's folder is removed when
 it is committed or given up; the run's folder when the run ends
 (:meth:`pipeline.commit.RunLock.finish`); a killed run's folder by the next run
 (:func:`pipeline.commit.remove_dead_runs`).
@@ -190,6 +192,28 @@ def block_ids(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = [np.concatenate([a, b[keep]]) for a, b in zip(out, (ords, dets, tids))]
     order = np.argsort(out[0], kind="stable")
     return out[0][order], out[1][order], out[2][order]
+
+
+# ------------------------------------------------------------------ track positions
+
+_POSITION_FIELDS = ("frame_index", "timestamp_ms", "xyxy", "observed")
+
+
+def write_track_positions(root: str, video_id: str, track_id: int, by_block: dict) -> str:
+    """Write one track's positions (``{block: tagging.track.positions.Positions}``) beside the
+    video's blocks; returns the file."""
+    arrays = {f"{b}.{name}": getattr(pos, name) for b, pos in by_block.items() for name in _POSITION_FIELDS}
+    path = _join(root, video_id, f"track-{track_id}-{uuid.uuid4().hex[:8]}.positions.npz")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _write(path, buf.getvalue())
+    return path
+
+
+def read_track_positions(path: str, block: int) -> tuple[np.ndarray, ...]:
+    """One track's ``(frame_index, timestamp_ms, xyxy, observed)`` in one block."""
+    with np.load(path if _local(path) else io.BytesIO(_read(path))) as npz:
+        return tuple(npz[f"{block}.{f}"] for f in _POSITION_FIELDS)
 
 
 def remove_spill(path: str) -> None:

@@ -352,7 +352,7 @@ class FormatTracks(beam.PTransform):
 
 
 class _WritePositionsFn(beam.DoFn):
-    """``((video_id, block), [(track_id, Positions)])`` -> the block's ``positions`` file:
+    """``((video_id, block), [(spill path, track_id)])`` -> the block's ``positions`` file:
     ``(video_id, ("file"|"error", "positions", path or message))``."""
 
     def __init__(self, output: str, run_id: str, block_frames: int):
@@ -360,13 +360,12 @@ class _WritePositionsFn(beam.DoFn):
 
     def process(self, element):
         (video_id, block), parts = element
-        parts = sorted(parts, key=lambda p: p[0])
+        pieces = [(tid, Positions(*spill.read_track_positions(path, block))) for path, tid in sorted(parts)]
         # rows in frame order, then by track, as in the poses table
-        table_rows = sorted((r for tid, pos in parts for r in rows.position_rows(video_id, tid, pos)),
+        table_rows = sorted((r for tid, pos in pieces for r in rows.position_rows(video_id, tid, pos)),
                             key=lambda r: (r["frame_index"], r["track_id"]))
         try:
-            # the block's first frame names the part (a block of the same frames as the poses
-            # table's, or of block_frames when the spills were flushed early)
+            # the block's first frame names the part
             yield video_id, ("file", "positions", write_part(self.output, self.run_id, "positions", video_id,
                                                             block * self.block_frames, table_rows))
         except Exception as exc:  # one video's failed write must not sink the batch
@@ -374,8 +373,9 @@ class _WritePositionsFn(beam.DoFn):
             yield video_id, ("error", "positions", f"could not write its positions table under {self.output}: {exc}")
 
 
-def _track_positions(key, seq: TrackSeq, stride: int, block_frames: int):
-    """One track -> ``((video_id, block), (track_id, Positions))`` per block it is in."""
+def _track_positions(key, seq: TrackSeq, root: str, stride: int, block_frames: int):
+    """One track -> its positions, by block, in a spill file -> ``((video_id, block), (path,
+    track_id))`` per block it is in."""
     video_id, tid = key
     frames = seq.frame_index
     keep = np.ones(len(frames), bool)
@@ -383,25 +383,28 @@ def _track_positions(key, seq: TrackSeq, stride: int, block_frames: int):
     if not keep.all():  # a stitch that put one id on two boxes of a frame would be a bug
         LOG.warning("%s: track %d has %d frames with more than one box; positions keep the first",
                     video_id, tid, int((~keep).sum()))
-    pos: Positions = fill_positions(frames[keep], seq.timestamp_ms[keep], seq.xyxy[keep], stride)
-    for block, part in split_by_block(pos, block_frames).items():
-        yield (video_id, block), (int(tid), part)
+    by_block = split_by_block(fill_positions(frames[keep], seq.timestamp_ms[keep], seq.xyxy[keep], stride),
+                              block_frames)
+    path = spill.write_track_positions(root, video_id, int(tid), by_block)
+    for block in by_block:
+        yield (video_id, block), (path, int(tid))
 
 
 class TrackPositions(beam.PTransform):
     """Tracks (``GroupByTrack`` output) -> ``positions`` file items: every tracked person's
     box on every processed frame of their track, short gaps filled
-    (:mod:`tagging.track.positions`).  Grouped into one file per block of ``block_frames``
-    video frames, so that no step holds a whole match's positions."""
+    (:mod:`tagging.track.positions`).  Each track's boxes go to a spill file; only
+    references cross the shuffle that gathers them into one file per block of
+    ``block_frames`` video frames, so that no step holds a whole match's positions."""
 
-    def __init__(self, output: str, run_id: str, stride: int = 1, block_frames: int = 1500):
+    def __init__(self, spill_root: str, output: str, run_id: str, stride: int = 1, block_frames: int = 1500):
         super().__init__()
-        self.output, self.run_id, self.stride = output, run_id, stride
+        self.root, self.output, self.run_id, self.stride = spill_root, output, run_id, stride
         self.block = -(-block_frames // stride) * stride  # blocks hold whole strides, as TrackPlayers'
 
     def expand(self, tracks):
-        stride, block = self.stride, self.block
+        root, stride, block = self.root, self.stride, self.block
         return (tracks
-                | "FillGaps" >> beam.FlatMap(lambda kv: _track_positions(kv[0], kv[1], stride, block))
+                | "FillGaps" >> beam.FlatMap(lambda kv: _track_positions(kv[0], kv[1], root, stride, block))
                 | "GroupPositionsByBlock" >> beam.GroupByKey()
                 | "WritePositions" >> beam.ParDo(_WritePositionsFn(self.output, self.run_id, block)))

@@ -103,7 +103,7 @@ def test_pipeline_writes_observed_and_filled_boxes(tmp_path):
                       | beam.Create([("v", f) for f in frames])
                       | TrackPlayers(root, block_frames=40, chunk_s=2.0, overlap_s=0.4)
                       | FinishBlocks(str(out), "r1"))["tracks"] | GroupByTrack()
-            _ = tracks | TrackPositions(str(out), "r1", block_frames=40) | beam.Map(_collect)
+            _ = tracks | TrackPositions(root, str(out), "r1", block_frames=40) | beam.Map(_collect)
     items = [item for _, item in _SINK]
     assert {kind for kind, _, _ in items} == {"file"} and {t for _, t, _ in items} == {"positions"}
     assert len(items) == 4                                   # one file per block of 40 frames
