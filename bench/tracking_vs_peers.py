@@ -17,6 +17,10 @@ Our rows score the tracks' boxes gap-filled and smoothed, as ``track_video`` ret
 the rows "observed boxes only" score each tracked detection's own box and nothing else,
 which is what the pipeline writes to the ``poses`` table (a filled frame has no pose) and
 what the peers output (the detections they matched): the like-for-like comparison.
+The row "positions table" is what ``matchtag run`` writes to its ``positions`` table and
+what ``matchtag evaluate tracking --tags`` scores by default: the observed boxes plus each
+track's gaps of up to 1.2 s interpolated (no smoothing).  The rows "+ same gap fill" give
+each peer's output that same fill, to show how much of a margin is the fill.
 ``--subsample K`` keeps every K-th processed frame (a low frame rate test: 25 fps / 3).
 
 Detections come from ``tagging.evaluate.tracking.simulate_detections`` (the fixed noise protocol of
@@ -241,6 +245,27 @@ def _subsample(run, seq: MotSequence, colours: list, k: int):
 
 
 OBSERVED_ROW = "matchtag default, observed boxes only"
+POSITIONS_ROW = "matchtag default, positions table"
+
+
+def with_gap_fill(out: TrackerOutput, fps: float) -> TrackerOutput:
+    """``out`` with each track's gaps of up to 1.2 s filled as the pipeline's ``positions``
+    table fills them (tagging/track/positions.py; frames are 1-based processed frames)."""
+    from tagging.track.positions import fill_positions
+
+    frame, tid, box = [], [], []
+    for t in np.unique(out.track_id):
+        m = out.track_id == t
+        order = np.argsort(out.frame[m], kind="stable")
+        f = out.frame[m][order]
+        keep = np.r_[True, np.diff(f) > 0]           # one box per frame and track
+        pos = fill_positions(f[keep], f[keep] * 1000.0 / fps, out.xyxy[m][order][keep])
+        frame.append(pos.frame_index)
+        tid.append(np.full(len(pos.frame_index), t, np.int64))
+        box.append(pos.xyxy.astype(np.float64))
+    if not frame:
+        return out
+    return TrackerOutput(np.concatenate(frame), np.concatenate(tid), np.concatenate(box))
 
 
 def real_pixels(args) -> int:
@@ -289,6 +314,12 @@ def real_pixels(args) -> int:
         rows["matchtag, --set ..., observed boxes only"] = ours(observed_only=True, **config_changes(args.changes))
     for name, peer in PEERS.items():
         rows[f"{name}, defaults"] = peer(DEFAULTS[name])(dets, seq)
+    # What `matchtag run` writes to its positions table, and what `matchtag evaluate tracking
+    # --tags` scores by default: the observed boxes plus gaps up to 1.2 s interpolated, no
+    # smoothing.  The same fill on each peer's output says how much of our margin is the fill.
+    rows[POSITIONS_ROW] = with_gap_fill(rows[OBSERVED_ROW], seq.fps)
+    for name in PEERS:
+        rows[f"{name} + same gap fill"] = with_gap_fill(rows[f"{name}, defaults"], seq.fps)
     results = {label: score_tracks(seq, out) for label, out in rows.items()}
     if args.json:
         print(json.dumps({"video_id": run.video_id, "frames": seq.frame_count, "fps": seq.fps,
