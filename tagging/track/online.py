@@ -132,7 +132,9 @@ class TrackerConfig:
     # the last frame (the last ``motion_gate_window`` matches, once there are
     # ``motion_gate_min_samples``), between floor and ceiling.  Pedestrians walk where the
     # Kalman prediction puts them, and a wide gate there lets a track take the neighbour's
-    # box (TUD at 8-12 fps: 0.71 -> 0.82 IDF1; docs/tracking.md).  None = fixed buffer
+    # box; players who sprint and turn keep the wide one.  With for_fps's Kalman noise:
+    # TUD-Stadtmitte at 12.5 fps 0.711 -> 0.823 IDF1, SportsMOT v1 at 6.25 fps 0.415 -> 0.448
+    # (docs/tracking.md, "Low frame rates").  None = fixed buffer
     box_buffer_floor: float | None = None
     motion_gate_quantile: float = 90.0
     motion_gate_window: int = 300
@@ -155,7 +157,8 @@ class TrackerConfig:
         if r < 1:
             k = self.kalman
             slower = dict(box_buffer=min(0.5, self.box_buffer / r),
-                          box_buffer_floor=min(self.box_buffer, self.box_buffer_floor or self.box_buffer),
+                          box_buffer_floor=min(self.box_buffer, self.box_buffer if self.box_buffer_floor is None
+                                                 else self.box_buffer_floor),
                           kalman=replace(k, std_process_position=k.std_process_position / r,
                                          std_velocity=k.std_velocity / r ** 2))
 
