@@ -1,7 +1,7 @@
 """What a run's own detections allow: identities from the ground truth (an oracle), scored.
 
     python bench/tracking_ceiling.py --tags RUN_DIR --gt SEQ/gt.txt --video VIDEO [--video-id ID]
-        [--cache FILE.npz] [--fill-s 0 0.2 0.5 1 2] [--json]
+        [--cache FILE.npz] [--fill-s 0 0.2 0.5 1 2] [--subsample K] [--links] [--json]
 
 Each processed frame's detections (the ``poses`` table's rows, tracked or not, as in
 ``bench/tracking_vs_peers.py --tags``) are matched one-to-one to that frame's ground-truth
@@ -24,6 +24,9 @@ end for the same start, or another start for the same end), and whether the end 
 was covered by a nearer box (depth order) when the piece ended.  Pieces that hold more
 than one person before any join (swaps of the online pass) and filled gaps between two
 different people are listed too, and the IDF1 / HOTA after each step.
+
+``--subsample K`` keeps every K-th processed frame first (as ``tracking_vs_peers.py
+--subsample``): the same questions at a low frame rate.
 """
 
 from __future__ import annotations
@@ -212,7 +215,7 @@ def diagnose(seq: MotSequence, dets, colours: list, fps: float, changes: dict) -
 
 
 def main(argv=None) -> int:
-    from tracking_vs_peers import config_changes, print_real_table, real_detections
+    from tracking_vs_peers import _subsample, config_changes, print_real_table, real_detections
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tags", required=True, help="a matchtag run's output directory")
@@ -225,6 +228,7 @@ def main(argv=None) -> int:
     parser.add_argument("--links", action="store_true", help="print our offline pass's links against the oracle")
     parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE", dest="changes",
                         help="with --links: TrackerConfig changes to the pipeline's config")
+    parser.add_argument("--subsample", type=int, default=1, help="keep every K-th processed frame")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not args.video and not (args.cache and Path(args.cache).is_file()):
@@ -234,6 +238,8 @@ def main(argv=None) -> int:
     with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import
         import trackeval  # noqa: F401
     run, seq, colours = real_detections(args)
+    if args.subsample > 1:
+        run, seq, colours = _subsample(run, seq, colours, args.subsample)
     if args.links:
         diagnose(seq, run.dets, colours, run.processed_fps, config_changes(args.changes))
         return 0

@@ -165,7 +165,67 @@ def test_for_fps_keeps_seconds():
     assert low.smooth_sigma_frames == pytest.approx(1.5 * 7 / 25)
     assert low.outlier_window_frames % 2 == 1 and low.outlier_window_frames >= 5
     assert low.box_buffer > cfg.box_buffer
+    assert low.box_buffer_floor == cfg.box_buffer       # the gate narrows to the measured motion, not below
+    assert low.kalman.std_velocity == pytest.approx(cfg.kalman.std_velocity * (25 / 7) ** 2)
     assert cfg.for_fps(50.0).join_max_gap_frames == 120
+    assert cfg.for_fps(50.0).kalman == cfg.kalman and cfg.for_fps(50.0).box_buffer_floor is None
+
+
+def _lead_walkers(frames: int) -> list[np.ndarray]:
+    """Four pedestrians 40 px wide walking right at 12 px a frame (0.3 widths), one row each."""
+    x = 50 + 12 * np.arange(frames)
+    return [np.stack([x + 10 * i, np.full(frames, 50.0 + 110 * i), x + 10 * i + 40, np.full(frames, 150.0 + 110 * i)],
+                     axis=1) for i in range(4)]
+
+
+def test_at_6_fps_a_walkers_track_does_not_take_a_bystanders_box_beside_it():
+    # walkers move where the Kalman prediction puts them, so the measured gate narrows to
+    # the reference buffer; the fixed low-fps gate (0.4 a side) let the first walker's track
+    # take a box 0.9 widths beside his predicted place in the one frame he is missed
+    from tagging.track.online import ByteTracker
+
+    walkers = _lead_walkers(30)
+    tracker = ByteTracker(TrackerConfig().for_fps(6.25))
+    for f in range(30):
+        boxes = [w[f] for i, w in enumerate(walkers) if not (i == 0 and f == 20)]
+        if f == 20:
+            boxes.append(walkers[0][f] + [36.0, 0, 36.0, 0])
+        ids = tracker.update(np.array(boxes), np.full(len(boxes), 0.9))
+        if f == 19:
+            first = ids[0]
+        if f == 20:
+            assert first not in ids.tolist()
+    assert tracker.update(np.array([w[-1] + [12.0, 0, 12.0, 0] for w in walkers]), np.full(4, 0.9))[0] == first
+
+
+def test_at_6_fps_a_sport_like_motion_keeps_the_wide_gate():
+    # the same scene with prediction residuals of half a box width: the gate stays at its ceiling
+    from tagging.track.online import ByteTracker
+
+    rng = np.random.default_rng(0)
+    cfg = TrackerConfig().for_fps(6.25)
+    tracker = ByteTracker(cfg)
+    for f, boxes in enumerate(np.stack(_lead_walkers(30), axis=1)):
+        jolt = np.repeat(rng.normal(0, 20.0, (4, 1)), 2, axis=1) * [1, 0]
+        tracker.update(boxes + np.concatenate([jolt, jolt], axis=1), np.full(4, 0.9))
+    assert tracker._motion_gate() == pytest.approx(cfg.box_buffer)
+
+
+def test_at_6_fps_the_kalman_filter_follows_a_player_who_stops():
+    # random acceleration over a 4x longer step moves a player 16x further off a straight line;
+    # with the 25-fps process noise the filter trusts its old velocity for seconds
+    from tagging.track import kalman
+
+    k = TrackerConfig().for_fps(6.25).kalman
+    xs = [50 + 12 * min(i, 9) for i in range(14)]        # 0.3 widths a frame, then standing
+    mean, cov = kalman.initiate(np.array([[xs[0], 100, 40, 100.0]]), k)
+    off = []
+    for x in xs[1:]:
+        mean, cov = kalman.predict(mean, cov, k)
+        off.append(abs(mean[0, 0] - x) / 40)
+        mean, cov = kalman.update(mean, cov, np.array([[x, 100, 40, 100.0]]), k)
+    assert max(off[2:9]) < 0.05          # walking: found its velocity within two steps
+    assert off[-1] < 0.15                # standing three frames: prediction back on him
 
 
 def test_a_walker_at_7_fps_keeps_one_id_through_a_one_second_gap():
