@@ -59,6 +59,7 @@ from tagging.evaluate.tracking import (  # noqa: E402
     MotSequence,
     TrackerOutput,
     evaluate_trackers,
+    import_trackeval,
     find_sequences,
     matchtag_tracker,
     subsample,
@@ -401,10 +402,7 @@ def main(argv=None) -> int:
                         help="run only these contenders (names as printed); detections are the same per seed")
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.WARNING)
-    import contextlib
-
-    with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import; --json is JSON only
-        import trackeval  # noqa: F401
+    import_trackeval()          # without its import-time notice: --json is JSON only, stderr quiet
     if args.tags:
         if not args.video and not (args.cache and Path(args.cache).is_file()):
             parser.error("--tags needs --video (or an existing --cache)")

@@ -5,10 +5,7 @@ Each subcommand parses its options and calls the scoring code in ``tagging.evalu
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import sys
 
 from pipeline.args import StrictParser
 from pipeline.commands import EXIT_OK, EXIT_USAGE
@@ -46,14 +43,9 @@ def _tracking_libraries() -> bool:
     try:
         import motmetrics  # noqa: F401
 
-        # trackeval prints a notice about its optional BURST dependencies on import: a
-        # dataset we never use, so the notice is dropped; anything else it prints goes to stderr.
-        captured = io.StringIO()
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            import trackeval  # noqa: F401
-        rest = [ln for ln in captured.getvalue().splitlines() if ln.strip() and "BURST" not in ln]
-        if rest:
-            print("\n".join(rest), file=sys.stderr)
+        from tagging.evaluate.tracking import import_trackeval
+
+        import_trackeval()
     except ImportError as exc:
         log(f"error: {exc.name} is needed for tracking metrics: pip install -e '.[dev]' && "
              "pip install --no-deps 'trackeval>=1.3,<1.4' (docs/tracking.md)")

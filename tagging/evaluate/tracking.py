@@ -337,10 +337,28 @@ def _per_frame(seq_frames: int, frame: np.ndarray, *arrays):
     return [[a[order][cuts[i]:cuts[i + 1]] for a in arrays] for i in range(seq_frames)]
 
 
+def import_trackeval():
+    """``import trackeval`` without its import-time notice about the optional dependencies
+    of its BURST dataset (which we never use); anything else it prints goes to stderr."""
+    import contextlib
+    import io
+    import sys
+
+    if "trackeval" in sys.modules:
+        return sys.modules["trackeval"]
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        import trackeval
+    rest = [ln for ln in captured.getvalue().splitlines() if ln.strip() and "BURST" not in ln]
+    if rest:
+        print("\n".join(rest), file=sys.stderr)
+    return trackeval
+
+
 def sequence_scores(seq: MotSequence, out: TrackerOutput):
     """(motmetrics accumulator, trackeval HOTA result dict) for one sequence."""
     import motmetrics as mm
-    from trackeval.metrics import HOTA
+    HOTA = import_trackeval().metrics.HOTA
 
     gt = _per_frame(seq.frame_count, seq.frame, seq.track_id, seq.xyxy)
     tr = _per_frame(seq.frame_count, np.asarray(out.frame, np.int64),
@@ -364,7 +382,7 @@ def combine(accs: dict, hotas: dict) -> dict:
     """Overall figures over sequences: MOT counts summed (motmetrics' "OVERALL"), HOTA
     combined as trackeval does for a benchmark (counts and association summed over sequences)."""
     import motmetrics as mm
-    from trackeval.metrics import HOTA
+    HOTA = import_trackeval().metrics.HOTA
 
     names = list(accs)
     mh = mm.metrics.create()
