@@ -124,3 +124,21 @@ def test_pipeline_writes_observed_and_filled_boxes(tmp_path):
     assert sorted(filled.frame_index) == sorted(short)       # the 1.6 s gap has no rows
     row = filled[filled.frame_index == 40].iloc[0]
     assert (row.bbox_x1, row.bbox_y1, row.timestamp_ms) == (200.0, 300.0, 1600.0)
+
+
+def test_load_positions_filters_and_types(tag_sample):
+    from tagging.tables import load_poses, load_positions
+
+    poses = load_poses(tag_sample, columns=["track_id"])
+    pos = load_positions(tag_sample)
+    assert list(pos.columns) == ["video_id", *file_schema("positions").names]
+    assert str(pos.track_id.dtype) == "Int64" and pos.observed.dtype == bool
+    assert len(pos) == int((poses.track_id >= 0).sum())          # the sample has no gaps to fill
+    assert len(load_positions(tag_sample, observed=True)) == len(pos)
+    assert load_positions(tag_sample, observed=False).empty
+    some = pos[pos.video_id == pos.video_id.iloc[0]]
+    tid = int(some.track_id.iloc[0])
+    one = load_positions(tag_sample, some.video_id.iloc[0], track_id=tid, start_ms=0, end_ms=5000)
+    assert len(one) and set(one.track_id) == {tid} and one.timestamp_ms.max() < 5000
+    with pytest.raises(ValueError, match="no column"):
+        load_positions(tag_sample, columns=["keypoints"])
