@@ -298,7 +298,12 @@ def tagging_config(opts: MatchtagOptions) -> str:
     # The pose stage's own id carries settings that are not options (e.g. the flip test's
     # height threshold), so a change of default there also changes the config.
     pose = "replay" if opts.pose == "replay" else stage_config(opts).model_id
-    return json.dumps({"matchtag": __version__, "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",
+    # The schema version too: a video tagged before a table existed (e.g. positions, version 4)
+    # is tagged again by --skip-existing, so that every table has its rows.
+    from schemas.tables import SCHEMA_VERSION
+
+    return json.dumps({"matchtag": __version__, "schema": SCHEMA_VERSION,
+                       "models": f"{NPM_PACKAGE}@{NPM_VERSION}/c{CONVERTER_VERSION}",
                        "pose_stage": pose, "options": options}, sort_keys=True, separators=(",", ":"), default=str)
 
 
