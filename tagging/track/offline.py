@@ -14,7 +14,8 @@ for too long or the motion model loses him, :func:`offline_tracks` runs, in orde
    end forwards and the second one's start backwards with straight-line fits over
    ``join_fit_frames`` frames; the cost is the mean miss distance in box heights
    (plus a size-change term).  One Hungarian assignment over all (end, start) pairs
-   links chains in one go, each tracklet at most once on each side;
+   links chains in one go, each tracklet at most once on each side (below the reference
+   frame rate, never breaking a far cheaper mutual-best pair: :func:`protect_mutual_best`);
 2. **drops** tracks shorter than ``min_track_frames`` or weaker on average than
    ``min_track_mean_score`` (clutter that made it past the online birth rule);
 3. **re-links** track ends to later track starts over any gap up to
