@@ -241,22 +241,36 @@ def test_a_walker_at_7_fps_keeps_one_id_through_a_one_second_gap():
     assert len(tracks) == 1 and tracks[0].observed.sum() == frames - 7
 
 
+def _square(links: dict[tuple[int, int], float], n: int) -> np.ndarray:
+    """(n, n) join costs of pieces 0..n-1 (end row, start column), inf where not given."""
+    cost = np.full((n, n), np.inf)
+    for (i, j), c in links.items():
+        cost[i, j] = c
+    return cost
+
+
 def test_protect_mutual_best_keeps_the_cheap_pair_the_assignment_would_break():
-    # TUD at 8.3 fps (bench/tracking_ceiling.py --links): end 1 (GT 9) and start 1 (GT 9) are
-    # each other's cheapest, 0.73; making one more link, the assignment sent end 1 to start 2
-    # (1.16) and a false piece's end 2 to start 1 (1.23)
-    inf = np.inf
-    cost = np.array([[1.22, 0.90, 1.21],     # end 0, GT 8: start 0 (its own next piece) or 2
-                     [inf, 0.73, 1.16],      # end 1, GT 9
-                     [inf, 1.23, inf]])      # end 2, a false piece
-    assert link_pairs(cost) == {0: 0, 1: 2, 2: 1}          # the old rule: three links, two wrong
+    # TUD at 8.3 fps (bench/tracking_ceiling.py --links): piece 1 ends with GT 9 and piece 3
+    # starts with him, each the other's cheapest (0.73); making one more link, the assignment
+    # sent 1 to piece 4 (GT 8, 1.16) and gave 3 to piece 2, two boxes of no one (1.23)
+    cost = _square({(0, 1): 1.22, (0, 3): 0.90, (0, 4): 1.21,     # piece 0, GT 8
+                    (1, 3): 0.73, (1, 4): 1.16, (2, 3): 1.23}, 5)
+    assert link_pairs(cost) == {0: 1, 1: 4, 2: 3}          # the old rule: three links, two wrong
     kept = protect_mutual_best(cost, 0.3)
-    assert np.isinf(kept[1, 2]) and np.isinf(kept[2, 1]) and kept[1, 1] == 0.73
+    assert np.isinf(kept[1, 4]) and np.isinf(kept[2, 3]) and kept[1, 3] == 0.73
     pairs = link_pairs(kept)
-    assert pairs[1] == 1 and 2 not in pairs and pairs[0] in (0, 2)
+    assert pairs[1] == 3 and 2 not in pairs and pairs[0] in (1, 4)
     # a rival within the margin is left to the assignment; None is off
     assert np.array_equal(protect_mutual_best(cost, 0.6), cost)
     assert protect_mutual_best(cost, None) is cost
+
+
+def test_protect_mutual_best_lets_a_chain_through_a_piece_in_between():
+    # one walker in three pieces, 0 -> 1 -> 2; skipping the middle piece fits best (0.63), but
+    # the steps through it (0.67, 1.27) are the same person: nothing is forbidden
+    cost = _square({(0, 1): 0.67, (0, 2): 0.63, (1, 2): 1.27, (3, 2): 1.45}, 4)
+    assert np.array_equal(protect_mutual_best(cost, 0.3), cost)
+    assert link_pairs(protect_mutual_best(cost, 0.3)) == link_pairs(cost)
 
 
 def _pieces_for_a_false_end() -> list[Track]:

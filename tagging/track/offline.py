@@ -224,14 +224,18 @@ def protect_mutual_best(cost: np.ndarray, margin: float | None) -> np.ndarray:
     more piece: i to a dearer start l, and some other end k to j.  Where the pair is far
     cheaper than either replacement, the extra link is the likelier mistake (a piece of a
     false or vanished person taking a real one's continuation); those dearer links from i
-    and into j are forbidden, and the pair stays the cheapest way through."""
+    and into j are forbidden, and the pair stays the cheapest way through.  A pair with a
+    piece k that both could link through (i -> k -> j: one person seen again in between)
+    protects nothing, or it would forbid the steps of that person's own chain."""
     if margin is None or not np.isfinite(cost).any():
         return cost
     out = cost.copy()
     row_best, col_best = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
     for i in np.nonzero(np.isfinite(cost).any(axis=1))[0]:
         j = row_best[i]
-        if col_best[j] != i:
+        # a pair that skips a piece both could link through (i -> k -> j, one person seen
+        # again in between) is no reason to forbid the steps of that chain
+        if col_best[j] != i or (np.isfinite(cost[i]) & np.isfinite(cost[:, j])).any():
             continue
         too_dear = cost[i, j] + margin
         out[i, cost[i] > too_dear] = np.inf
