@@ -128,8 +128,7 @@ class TrackerConfig:
     # cheapest (TUD at 8.3 fps: 1.16 and 1.23 against a mutual best of 0.73; 0.713 -> 0.766
     # IDF1).  None = off, as at the reference rate, where it cost SportsMOT v1 0.002 IDF1 (all
     # 45; v2 +0.003); ``for_fps`` sets it to ``low_fps_join_mutual_margin`` below the
-    # reference rate (docs/tracking.md,
-    # "Joins at low frame rates")
+    # reference rate (docs/tracking.md, "Joins at low frame rates")
     join_mutual_margin: float | None = None
     low_fps_join_mutual_margin: float | None = 0.3
 
