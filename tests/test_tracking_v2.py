@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.cli import main
 from tagging.evaluate.tracking import MotSequence, NoiseProtocol, NoiseProtocolV2, cover_share, simulate_detections
-from tagging.track.offline import Track, ambiguous_links, join_tracklets, track_video
+from tagging.track.offline import (Track, ambiguous_links, join_tracklets, link_pairs, protect_mutual_best,
+                                   track_video)
 from tagging.track.online import TrackerConfig
 
 
@@ -169,6 +170,8 @@ def test_for_fps_keeps_seconds():
     assert low.kalman.std_velocity == pytest.approx(cfg.kalman.std_velocity * (25 / 7) ** 2)
     assert cfg.for_fps(50.0).join_max_gap_frames == 120
     assert cfg.for_fps(50.0).kalman == cfg.kalman and cfg.for_fps(50.0).box_buffer_floor is None
+    assert low.join_mutual_margin == cfg.low_fps_join_mutual_margin and cfg.join_mutual_margin is None
+    assert cfg.for_fps(50.0).join_mutual_margin is None
 
 
 def _lead_walkers(frames: int) -> list[np.ndarray]:
@@ -236,6 +239,65 @@ def test_a_walker_at_7_fps_keeps_one_id_through_a_one_second_gap():
     score = [np.full(len(b), 0.9) for b in xyxy]
     tracks = track_video(xyxy, score, TrackerConfig(), fps=fps)
     assert len(tracks) == 1 and tracks[0].observed.sum() == frames - 7
+
+
+def _square(links: dict[tuple[int, int], float], n: int) -> np.ndarray:
+    """(n, n) join costs of pieces 0..n-1 (end row, start column), inf where not given."""
+    cost = np.full((n, n), np.inf)
+    for (i, j), c in links.items():
+        cost[i, j] = c
+    return cost
+
+
+def test_protect_mutual_best_keeps_the_cheap_pair_the_assignment_would_break():
+    # TUD at 8.3 fps (bench/tracking_ceiling.py --links): piece 1 ends with GT 9 and piece 3
+    # starts with him, each the other's cheapest (0.73); making one more link, the assignment
+    # sent 1 to piece 4 (GT 8, 1.16) and gave 3 to piece 2, two boxes of no one (1.23)
+    cost = _square({(0, 1): 1.22, (0, 3): 0.90, (0, 4): 1.21,     # piece 0, GT 8
+                    (1, 3): 0.73, (1, 4): 1.16, (2, 3): 1.23}, 5)
+    assert link_pairs(cost) == {0: 1, 1: 4, 2: 3}          # the old rule: three links, two wrong
+    kept = protect_mutual_best(cost, 0.3)
+    assert np.isinf(kept[1, 4]) and np.isinf(kept[2, 3]) and kept[1, 3] == 0.73
+    pairs = link_pairs(kept)
+    assert pairs[1] == 3 and 2 not in pairs and pairs[0] in (1, 4)
+    # a rival within the margin is left to the assignment; None is off
+    assert np.array_equal(protect_mutual_best(cost, 0.6), cost)
+    assert protect_mutual_best(cost, None) is cost
+
+
+def test_protect_mutual_best_lets_a_chain_through_a_piece_in_between():
+    # one walker in three pieces, 0 -> 1 -> 2; skipping the middle piece fits best (0.63), but
+    # the steps through it (0.67, 1.27) are the same person: nothing is forbidden
+    cost = _square({(0, 1): 0.67, (0, 2): 0.63, (1, 2): 1.27, (3, 2): 1.45}, 4)
+    assert np.array_equal(protect_mutual_best(cost, 0.3), cost)
+    assert link_pairs(protect_mutual_best(cost, 0.3)) == link_pairs(cost)
+
+
+def _pieces_for_a_false_end() -> list[Track]:
+    """One walker missed for two frames, a standing false piece that ends just before he is
+    seen again (1.2 box heights off his path) and a bystander 1.05 off it: the most links
+    pair the walker's end with the bystander and the false piece with the walker."""
+    walk = lambda f: 100 + 10.0 * f           # noqa: E731  px, 0.1 box heights a frame
+    a = _piece(1, np.arange(0, 10), walk(np.arange(0, 10)))
+    false = _piece(2, np.arange(5, 11), np.full(6, 330.0))
+    b = _piece(3, np.arange(12, 22), walk(np.arange(12, 22)))
+    bystander = _piece(4, np.arange(12, 22), np.full(10, 100.0))
+    return [a, false, b, bystander]
+
+
+@pytest.mark.parametrize("fps", [8.33, 6.25])
+def test_at_low_fps_a_join_keeps_a_walker_from_a_false_piece(fps):
+    tracks = _pieces_for_a_false_end()
+    reference = TrackerConfig(join_stabilize=False)
+    old = join_tracklets(tracks, replace(reference.for_fps(fps), join_mutual_margin=None))
+    assert sorted(t.track_id for t in old) == [1, 2]                        # walker -> bystander
+    assert next(t for t in old if t.track_id == 1).xyxy[-1, 0] == 100.0
+    new = join_tracklets(tracks, reference.for_fps(fps))
+    walker = next(t for t in new if t.track_id == 1)
+    assert len(walker) == 20 and walker.xyxy[-1, 0] == 100 + 10.0 * 21      # one walker, end to end
+    assert sorted(t.track_id for t in new) == [1, 2, 4]                     # the false piece left alone
+    # at the reference rate the assignment is as before (the rule cost SportsMOT v1 there)
+    assert sorted(t.track_id for t in join_tracklets(tracks, reference)) == [1, 2]
 
 
 # --------------------------------------------------------------------- evaluate tracking --tags

@@ -14,7 +14,8 @@ for too long or the motion model loses him, :func:`offline_tracks` runs, in orde
    end forwards and the second one's start backwards with straight-line fits over
    ``join_fit_frames`` frames; the cost is the mean miss distance in box heights
    (plus a size-change term).  One Hungarian assignment over all (end, start) pairs
-   links chains in one go, each tracklet at most once on each side;
+   links chains in one go, each tracklet at most once on each side (below the reference
+   frame rate, never breaking a far cheaper mutual-best pair: :func:`protect_mutual_best`);
 2. **drops** tracks shorter than ``min_track_frames`` or weaker on average than
    ``min_track_mean_score`` (clutter that made it past the online birth rule);
 3. **re-links** track ends to later track starts over any gap up to
@@ -185,7 +186,9 @@ def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarra
 
     ``path``: optional (T, 2) camera path (:func:`camera_path`) removed before extrapolating;
     ``cues``: keypoints and torso colours of the detections, which add the appearance
-    terms of tagging/track/appearance.py."""
+    terms of tagging/track/appearance.py.  With ``join_mutual_margin`` set (below the
+    reference frame rate), links that would break a far cheaper mutual-best pair are
+    forbidden (:func:`protect_mutual_best`)."""
     looks = _looks(tracks, cues, max(config.join_fit_frames, 1))
     tracks = [_stabilized(t, path) for t in tracks]
     n = len(tracks)
@@ -209,7 +212,35 @@ def join_cost_matrix(tracks: list[Track], config: TrackerConfig, path: np.ndarra
                 c += _look_cost(looks, i, j, config, pose=True)
             if c <= config.join_max_cost:
                 cost[i, j] = c
-    return cost
+    return protect_mutual_best(cost, config.join_mutual_margin)
+
+
+def protect_mutual_best(cost: np.ndarray, margin: float | None) -> np.ndarray:
+    """``cost`` ((n, n), inf: not allowed) less the links that would take an end or a start
+    from a mutual-best pair for more than ``margin`` above that pair's cost (None: unchanged).
+
+    (i, j) is mutual-best where start j is end i's cheapest and end i start j's cheapest.
+    The assignment maximises the number of links, so it will break such a pair to link one
+    more piece: i to a dearer start l, and some other end k to j.  Where the pair is far
+    cheaper than either replacement, the extra link is the likelier mistake (a piece of a
+    false or vanished person taking a real one's continuation); those dearer links from i
+    and into j are forbidden, and the pair stays the cheapest way through.  A pair with a
+    piece k that both could link through (i -> k -> j: one person seen again in between)
+    protects nothing, or it would forbid the steps of that person's own chain."""
+    if margin is None or not np.isfinite(cost).any():
+        return cost
+    out = cost.copy()
+    row_best, col_best = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
+    for i in np.nonzero(np.isfinite(cost).any(axis=1))[0]:
+        j = row_best[i]
+        # a pair that skips a piece both could link through (i -> k -> j, one person seen
+        # again in between) is no reason to forbid the steps of that chain
+        if col_best[j] != i or (np.isfinite(cost[i]) & np.isfinite(cost[:, j])).any():
+            continue
+        too_dear = cost[i, j] + margin
+        out[i, cost[i] > too_dear] = np.inf
+        out[cost[:, j] > too_dear, j] = np.inf
+    return out
 
 
 def join_tracklets(tracks: list[Track], config: TrackerConfig, path: np.ndarray | None = None,

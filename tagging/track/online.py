@@ -121,6 +121,16 @@ class TrackerConfig:
     # level or better (docs/tracking.md).  occluded_gap_cover 0 = off
     occluded_gap_cover: float = 0.3
     occluded_margin: float = 0.1
+    # a join may not take an end or a start from a mutual-best pair (each the other's cheapest)
+    # at a cost more than ``join_mutual_margin`` (box heights) above that pair's
+    # (offline.protect_mutual_best).  The Hungarian assignment makes as many links as it can,
+    # and at a low frame rate it pays for one more link with a dearer one that breaks the
+    # cheapest (TUD at 8.3 fps: 1.16 and 1.23 against a mutual best of 0.73; 0.713 -> 0.766
+    # IDF1).  None = off, as at the reference rate, where it cost SportsMOT v1 0.002 IDF1 (all
+    # 45; v2 +0.003); ``for_fps`` sets it to ``low_fps_join_mutual_margin`` below the
+    # reference rate (docs/tracking.md, "Joins at low frame rates")
+    join_mutual_margin: float | None = None
+    low_fps_join_mutual_margin: float | None = 0.3
 
     # Frame counts and the motion gate above are set for this frame rate; ``for_fps``
     # scales them so that they mean the same seconds and the same distances at another.
@@ -147,7 +157,8 @@ class TrackerConfig:
         as a ceiling that the tracker narrows to the motion it measures
         (``box_buffer_floor``), and the Kalman process noise grows as a random acceleration
         does over a longer step: position std x 1/r, velocity std x 1/r^2 (r = fps /
-        reference_fps).  Above it both stay as at the reference rate."""
+        reference_fps), and joins protect mutual-best pairs (``low_fps_join_mutual_margin``).
+        Above it all three stay as at the reference rate."""
         from dataclasses import replace
 
         if not fps or abs(fps - self.reference_fps) < 1e-6:
@@ -156,7 +167,9 @@ class TrackerConfig:
         slower = {}
         if r < 1:
             k = self.kalman
-            slower = dict(box_buffer=min(0.5, self.box_buffer / r),
+            slower = dict(join_mutual_margin=self.low_fps_join_mutual_margin if self.join_mutual_margin is None
+                          else self.join_mutual_margin,
+                          box_buffer=min(0.5, self.box_buffer / r),
                           box_buffer_floor=min(self.box_buffer, self.box_buffer if self.box_buffer_floor is None
                                                  else self.box_buffer_floor),
                           kalman=replace(k, std_process_position=k.std_process_position / r,
