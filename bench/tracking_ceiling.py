@@ -233,10 +233,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.video and not (args.cache and Path(args.cache).is_file()):
         parser.error("needs --video (or an existing --cache)")
-    import contextlib
+    from tagging.evaluate.tracking import import_trackeval
 
-    with contextlib.redirect_stdout(sys.stderr):     # trackeval prints a notice on import
-        import trackeval  # noqa: F401
+    import_trackeval()          # without its import-time notice
     run, seq, colours = real_detections(args)
     if args.subsample > 1:
         run, seq, colours = _subsample(run, seq, colours, args.subsample)
