@@ -169,6 +169,12 @@ class _TrackSegmentFn(beam.DoFn):
         yield video_id, (view, path, list(refs))
 
 
+def _whole_strides(block_frames: int, stride: int) -> int:
+    """``block_frames`` rounded up to whole strides: blocks hold whole strides, as decode
+    ranges do (tagging.video.reader.plan_ranges)."""
+    return -(-block_frames // stride) * stride
+
+
 class TrackPlayers(beam.PTransform):
     """Poses -> ``(SpillRef, ids)``: each spilled block of frames with the global track ids
     of its people, ``ids = (ordinals, det_index, track_id)`` arrays (apply them with
@@ -195,8 +201,7 @@ class TrackPlayers(beam.PTransform):
         self._mode = mode
         self._grid = SegmentGrid(chunk_s * 1000.0, overlap_s * 1000.0) if chunk_s > 0 else None
         self._stride = stride
-        # blocks hold whole strides, as decode ranges do (tagging.video.reader.plan_ranges)
-        self._block = -(-block_frames // stride) * stride
+        self._block = _whole_strides(block_frames, stride)
 
     def expand(self, poses):
         config, mode, grid, stride = self._config, self._mode, self._grid, self._stride
@@ -400,7 +405,7 @@ class TrackPositions(beam.PTransform):
     def __init__(self, spill_root: str, output: str, run_id: str, stride: int = 1, block_frames: int = 1500):
         super().__init__()
         self.root, self.output, self.run_id, self.stride = spill_root, output, run_id, stride
-        self.block = -(-block_frames // stride) * stride  # blocks hold whole strides, as TrackPlayers'
+        self.block = _whole_strides(block_frames, stride)  # the same blocks as TrackPlayers'
 
     def expand(self, tracks):
         root, stride, block = self.root, self.stride, self.block

@@ -63,6 +63,15 @@ class RunDetections:
         return self.fps / self.stride
 
 
+def _check_processed(tags, video_id: str, table: str, frame_index: np.ndarray, processed: np.ndarray,
+                     stride: int) -> None:
+    """Raise MotFormatError when ``table`` has a row on a frame the run did not process."""
+    stray = ~np.isin(frame_index, processed)
+    if stray.any():
+        raise MotFormatError(f"{tags}: video {video_id!r} has {table} on frame {frame_index[stray][0]}, which is "
+                             f"not a processed frame (stride {stride}, {len(processed)} processed)")
+
+
 def load_run(tags: str | Path, video_id: str | None = None) -> RunDetections:
     """Read one video's processed frames from the ``videos`` and ``poses`` tables under ``tags``.
 
@@ -99,10 +108,7 @@ def load_run(tags: str | Path, video_id: str | None = None) -> RunDetections:
     kps = poses[list(KEYPOINT_COLUMNS)].to_numpy(np.float32).reshape(-1, len(KEYPOINT_COLUMNS) // 3, 3)
     score = poses.box_score.to_numpy(np.float64)
     tid = poses.track_id.to_numpy(np.int64)
-    stray = ~np.isin(fi, processed)
-    if stray.any():
-        raise MotFormatError(f"{tags}: video {video_id!r} has poses on frame {fi[stray][0]}, which is not a "
-                             f"processed frame (stride {stride}, {len(processed)} processed)")
+    _check_processed(tags, video_id, "poses", fi, processed, stride)
     order = np.argsort(fi, kind="stable")
     cuts = np.searchsorted(fi[order], np.concatenate([processed, [np.iinfo(np.int64).max]]))
     sl = [order[cuts[i]:cuts[i + 1]] for i in range(len(processed))]
@@ -146,10 +152,7 @@ def _positions_output(tags, run: RunDetections) -> TrackerOutput | None:
     if pos.empty:
         return None
     fi = pos.frame_index.to_numpy(np.int64)
-    stray = ~np.isin(fi, run.frame_index)
-    if stray.any():
-        raise MotFormatError(f"{tags}: video {run.video_id!r} has positions on frame {fi[stray][0]}, which is not "
-                             f"a processed frame (stride {run.stride}, {len(run.frame_index)} processed)")
+    _check_processed(tags, run.video_id, "positions", fi, run.frame_index, run.stride)
     return TrackerOutput(np.searchsorted(run.frame_index, fi).astype(np.int64) + 1,
                          pos.track_id.to_numpy(np.int64),
                          pos[["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"]].to_numpy(np.float64))

@@ -170,8 +170,8 @@ class TrackerConfig:
             slower = dict(join_mutual_margin=self.low_fps_join_mutual_margin if self.join_mutual_margin is None
                           else self.join_mutual_margin,
                           box_buffer=min(0.5, self.box_buffer / r),
-                          box_buffer_floor=min(self.box_buffer, self.box_buffer if self.box_buffer_floor is None
-                                                 else self.box_buffer_floor),
+                          box_buffer_floor=self.box_buffer if self.box_buffer_floor is None
+                          else min(self.box_buffer, self.box_buffer_floor),
                           kalman=replace(k, std_process_position=k.std_process_position / r,
                                          std_velocity=k.std_velocity / r ** 2))
 
